@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Checks the system packages Kindling needs. As root it installs what is missing with apt-get; otherwise it
+// prints the exact command and exits 1. Used by `npm start` and `npm test`.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+/** command → Debian package. The execution-environments issue adds bubblewrap and socat here. */
+const REQUIRED = [];
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 20) {
+  console.error(`kindling: Node.js 20 or newer is required (this is ${process.version}).`);
+  process.exit(1);
+}
+
+const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+const missing = REQUIRED.filter((r) => !has(r.command)).map((r) => r.package);
+if (missing.length > 0) {
+  const install = `apt-get install -y ${missing.join(' ')}`;
+  if (process.getuid?.() === 0 && has('apt-get')) {
+    console.error(`kindling: installing ${missing.join(', ')} (${install})`);
+    try {
+      execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${install}`], { stdio: 'inherit' });
+    } catch {
+      console.error(`kindling: could not install; run as root: apt-get update && ${install}`);
+      process.exit(1);
+    }
+  } else {
+    console.error(`kindling: missing system packages. Run as root:\n  sudo apt-get update && sudo ${install}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Configuration: flags win over environment, environment over defaults. Parsed once in main/, every problem
+ * reported at once, frozen. Every key is listed in docs/config.md (a test keeps the two in step).
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { PlatformError } from '../shared/errors.js';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  region: string;
+  accountId: string;
+  concurrencyLimit: number;
+  auth: 'sigv4' | 'none';
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  logLevel: string;
+}
+
+export interface ConfigFlags {
+  host?: string;
+  port?: string;
+  dataDir?: string;
+}
+
+/** The environment variables Kindling reads, with their defaults (documented in docs/config.md). */
+export const CONFIG_KEYS = [
+  'KINDLING_HOST',
+  'KINDLING_PORT',
+  'KINDLING_DATA_DIR',
+  'KINDLING_REGION',
+  'KINDLING_ACCOUNT_ID',
+  'KINDLING_CONCURRENCY_LIMIT',
+  'KINDLING_AUTH',
+  'KINDLING_ACCESS_KEY_ID',
+  'KINDLING_SECRET_ACCESS_KEY',
+  'KINDLING_LOG_LEVEL',
+] as const;
+
+export class ConfigError extends PlatformError<'ERR_CONFIG_INVALID'> {
+  constructor(readonly problems: string[]) {
+    super('ERR_CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, flags: ConfigFlags = {}, cwd = process.cwd()): Readonly<Config> {
+  const problems: string[] = [];
+  const pick = (flag: string | undefined, key: (typeof CONFIG_KEYS)[number], fallback: string): string => {
+    const value = flag ?? env[key];
+    return value === undefined || value === '' ? fallback : value;
+  };
+  const integer = (label: string, raw: string, min: number, max: number): number => {
+    const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      problems.push(`${label}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return min;
+    }
+    return n;
+  };
+
+  const host = pick(flags.host, 'KINDLING_HOST', '127.0.0.1');
+  const port = integer('--port/KINDLING_PORT', pick(flags.port, 'KINDLING_PORT', '9000'), 0, 65535);
+  const dataDirRaw = pick(flags.dataDir, 'KINDLING_DATA_DIR', './.kindling');
+  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
+  const region = pick(undefined, 'KINDLING_REGION', 'us-east-1');
+  if (!REGION.test(region)) problems.push(`KINDLING_REGION=${JSON.stringify(region)}: expected a region name such as us-east-1`);
+  const accountId = pick(undefined, 'KINDLING_ACCOUNT_ID', '000000000000');
+  if (!/^\d{12}$/.test(accountId)) problems.push(`KINDLING_ACCOUNT_ID=${JSON.stringify(accountId)}: expected 12 digits`);
+  const concurrencyLimit = integer('KINDLING_CONCURRENCY_LIMIT', pick(undefined, 'KINDLING_CONCURRENCY_LIMIT', '1000'), 100, 1_000_000);
+  const auth = pick(undefined, 'KINDLING_AUTH', 'sigv4');
+  if (auth !== 'sigv4' && auth !== 'none') problems.push(`KINDLING_AUTH=${JSON.stringify(auth)}: expected sigv4 or none`);
+  if (auth === 'none' && !isLoopbackHost(host)) {
+    problems.push(`KINDLING_AUTH=none is refused on a non-loopback host (${host}): anyone who can reach it could deploy code`);
+  }
+  const accessKeyId = env.KINDLING_ACCESS_KEY_ID || undefined;
+  const secretAccessKey = env.KINDLING_SECRET_ACCESS_KEY || undefined;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push('KINDLING_ACCESS_KEY_ID and KINDLING_SECRET_ACCESS_KEY must be set together');
+  }
+  if (accessKeyId !== undefined && !/^[A-Z0-9]{16,128}$/.test(accessKeyId)) {
+    problems.push('KINDLING_ACCESS_KEY_ID: expected 16 to 128 upper-case letters and digits');
+  }
+  const logLevel = pick(undefined, 'KINDLING_LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`KINDLING_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config: Config = { host, port, dataDir, region, accountId, concurrencyLimit, auth: auth as Config['auth'], logLevel };
+  if (accessKeyId !== undefined) config.accessKeyId = accessKeyId;
+  if (secretAccessKey !== undefined) config.secretAccessKey = secretAccessKey;
+  return Object.freeze(config);
+}

@@ -1,0 +1,83 @@
+/**
+ * The composition root of `kindling server`: the only place that builds the world. SQLite and blobs in the data
+ * directory, the API on one port; closes in reverse order.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createApiApp } from '../api/server.js';
+import { CodeLocations } from '../api/code-locations.js';
+import { CodeCache } from '../code/code-cache.js';
+import type { Config } from '../config/config.js';
+import { AliasService } from '../functions/alias-service.js';
+import { CodePackages } from '../functions/code-packages.js';
+import { FunctionService } from '../functions/function-service.js';
+import { FunctionStates } from '../functions/function-states.js';
+import { LayerService } from '../functions/layer-service.js';
+import { PolicyService } from '../functions/policy-service.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { closeAll } from '../shared/lifecycle.js';
+import type { Logger } from '../shared/logger.js';
+import { FileBlobStore } from '../store/fs/file-blob-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { loadServerSecrets, type ServerSecrets } from './credentials.js';
+
+export interface Standalone {
+  /** http://HOST:PORT as bound (the real port when configured with 0). */
+  url: string;
+  secrets: ServerSecrets;
+  close(): Promise<void>;
+}
+
+export interface StandaloneDeps {
+  log: Logger;
+  clock?: Clock;
+}
+
+export async function startStandalone(config: Readonly<Config>, deps: StandaloneDeps): Promise<Standalone> {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const secrets = await loadServerSecrets(config.dataDir, config);
+  const store = SqliteStore.open({ path: join(config.dataDir, 'kindling.db') });
+  try {
+    const partition = { region: config.region, accountId: config.accountId };
+    const blobs = new FileBlobStore({ rootDir: join(config.dataDir, 'blobs') });
+    const code = new CodePackages({ blobs, cache: new CodeCache({ rootDir: join(config.dataDir, 'code') }), references: store.references, log });
+    const states = new FunctionStates({ functions: store.functions, log });
+    const recovered = await code.recover();
+    const settled = await states.recover();
+    if (recovered.temporary + recovered.blobs + recovered.trees + settled > 0) log.info({ ...recovered, settled }, 'recovered after an unclean stop');
+
+    const functions = new FunctionService({ store, code, states, clock, partition });
+    const app = createApiApp({
+      partition,
+      auth: {
+        mode: config.auth,
+        findSecret: (id) => (id === secrets.accessKeyId ? secrets.secretAccessKey : undefined),
+      },
+      concurrencyLimit: config.concurrencyLimit,
+      store,
+      blobs,
+      functions,
+      aliases: new AliasService({ store, functions }),
+      layers: new LayerService({ store, code, clock, partition }),
+      policies: new PolicyService({ store, functions }),
+      codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
+      clock,
+      log,
+    });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${port}`,
+      secrets,
+      close: () => (closing ??= closeAll([store, { close: () => states.drain() }, { close: () => app.close() }])),
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Schema migrations of the SQLite backend, applied in ascending order on open and recorded in
+ * schema_migrations. A migration, once released, is never edited: a change is a new, higher number.
+ *
+ * Every primary key starts with account_id (ARCHITECTURE.md, "Data"). Nested parts of domain objects are JSON
+ * text; what is queried or summed (names, numbers, digests, sizes, revisions, state) has its own column.
+ */
+import type Database from 'better-sqlite3';
+import { StoreError } from '../store.js';
+import { SQL } from './statements.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'init',
+    sql: `
+      CREATE TABLE functions (
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        -- Highest version number ever published; only ever grows, so numbers are never reused.
+        last_version_number INTEGER NOT NULL,
+        reserved_concurrency INTEGER,
+        tags_json TEXT NOT NULL,
+        PRIMARY KEY (account_id, function_name)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE function_versions (
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        -- '$LATEST' or the decimal number; version_number is 0 for $LATEST so it sorts first.
+        version TEXT NOT NULL,
+        version_number INTEGER NOT NULL,
+        settings_json TEXT NOT NULL,
+        -- The ordered code digests of settings.layers, kept apart so merged layer lists are one query.
+        layer_digests_json TEXT NOT NULL,
+        code_sha256_hex TEXT NOT NULL,
+        code_size_bytes INTEGER NOT NULL,
+        code_unzipped_bytes INTEGER NOT NULL,
+        revision_id TEXT NOT NULL,
+        last_modified_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        state_reason TEXT,
+        state_reason_code TEXT,
+        last_update_status TEXT,
+        last_update_status_reason TEXT,
+        last_update_status_reason_code TEXT,
+        PRIMARY KEY (account_id, function_name, version_number),
+        UNIQUE (account_id, function_name, version),
+        FOREIGN KEY (account_id, function_name) REFERENCES functions (account_id, function_name)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX function_versions_by_code ON function_versions (code_sha256_hex);
+      CREATE INDEX function_versions_unsettled ON function_versions (state, last_update_status);
+
+      CREATE TABLE aliases (
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        alias_name TEXT NOT NULL,
+        function_version TEXT NOT NULL,
+        description TEXT NOT NULL,
+        additional_version_weights_json TEXT,
+        revision_id TEXT NOT NULL,
+        PRIMARY KEY (account_id, function_name, alias_name),
+        FOREIGN KEY (account_id, function_name) REFERENCES functions (account_id, function_name)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE policies (
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        -- '' for the unqualified function, else a version number or an alias name.
+        qualifier TEXT NOT NULL,
+        statements_json TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        PRIMARY KEY (account_id, function_name, qualifier),
+        FOREIGN KEY (account_id, function_name) REFERENCES functions (account_id, function_name)
+      ) STRICT, WITHOUT ROWID;
+
+      -- Outlives its versions: a layer's numbering continues after all its versions were deleted, as on AWS.
+      CREATE TABLE layers (
+        account_id TEXT NOT NULL,
+        layer_name TEXT NOT NULL,
+        last_version_number INTEGER NOT NULL,
+        PRIMARY KEY (account_id, layer_name)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE layer_versions (
+        account_id TEXT NOT NULL,
+        layer_name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        compatible_runtimes_json TEXT NOT NULL,
+        compatible_architectures_json TEXT NOT NULL,
+        license_info TEXT,
+        code_sha256_hex TEXT NOT NULL,
+        code_size_bytes INTEGER NOT NULL,
+        code_unzipped_bytes INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (account_id, layer_name, version),
+        FOREIGN KEY (account_id, layer_name) REFERENCES layers (account_id, layer_name)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX layer_versions_by_code ON layer_versions (code_sha256_hex);
+    `,
+  },
+];
+
+/**
+ * Applies, each in its own transaction with its record, every migration the database has not seen yet.
+ * A database written by a newer build is refused rather than half-understood.
+ */
+export function applyMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): void {
+  db.exec(SQL.createMigrationsTable);
+  const applied = new Set(db.prepare<[], number>(SQL.appliedMigrations).pluck().all());
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = [...applied].filter((v) => !known.has(v));
+  if (unknown.length > 0) {
+    throw new StoreError('ERR_STORE_IO', `database has schema migrations this build does not know: ${unknown.join(', ')}`);
+  }
+  const record = db.prepare<{ version: number; name: string; appliedMs: number }>(SQL.recordMigration);
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run({ version: migration.version, name: migration.name, appliedMs: Date.now() });
+    }).immediate();
+  }
+}

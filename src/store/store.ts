@@ -1,0 +1,144 @@
+/**
+ * Store interfaces, one per aggregate. Every key carries the account id. SQLite implements them today
+ * (src/store/sqlite); a PostgreSQL backend is another implementation, so methods return promises even
+ * where better-sqlite3 is synchronous. Each method is atomic on its own.
+ */
+import type {
+  Alias,
+  FunctionRecord,
+  FunctionVersion,
+  LayerVersion,
+  ResourcePolicy,
+} from '../model/function.js';
+import { PlatformError } from '../shared/errors.js';
+
+export type StoreErrorCode =
+  | 'ERR_STORE_CONFLICT' // the row already exists (unique key)
+  | 'ERR_STORE_NOT_FOUND' // the row to change does not exist
+  | 'ERR_STORE_REVISION_MISMATCH' // a compare-and-set saw another revision
+  | 'ERR_STORE_FULL' // the disk or database is full (ENOSPC, SQLITE_FULL)
+  | 'ERR_STORE_IO'; // any other storage failure
+export class StoreError extends PlatformError<StoreErrorCode> {}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; absent on the last page. */
+  nextMarker?: string;
+}
+
+export interface PageRequest {
+  marker?: string;
+  limit: number;
+}
+
+export interface FunctionStore {
+  /** Inserts the function, its $LATEST and optionally version 1 (Publish: true). ERR_STORE_CONFLICT if it exists. */
+  createFunction(fn: FunctionRecord, latest: FunctionVersion, published?: FunctionVersion): Promise<void>;
+  findFunction(accountId: string, functionName: string): Promise<FunctionRecord | undefined>;
+  /** Functions ordered by name. */
+  listFunctions(accountId: string, page: PageRequest): Promise<Page<FunctionRecord>>;
+  /** Deletes the function with all its versions, aliases, policies. Returns false when it did not exist. */
+  deleteFunction(accountId: string, functionName: string): Promise<boolean>;
+
+  findVersion(accountId: string, functionName: string, version: string): Promise<FunctionVersion | undefined>;
+  /** $LATEST first, then published versions in ascending number. */
+  listVersions(accountId: string, functionName: string, page: PageRequest): Promise<Page<FunctionVersion>>;
+  /** The highest-numbered published version, if any. */
+  findLatestPublished(accountId: string, functionName: string): Promise<FunctionVersion | undefined>;
+  /**
+   * Replaces $LATEST. When expectedRevisionId is given and differs from the stored one:
+   * ERR_STORE_REVISION_MISMATCH. ERR_STORE_NOT_FOUND if the function is gone.
+   */
+  saveLatest(next: FunctionVersion, expectedRevisionId?: string): Promise<void>;
+  /** Sets state fields of one version in place (no revision check): Pending → Active and the like. */
+  updateVersionState(
+    accountId: string,
+    functionName: string,
+    version: string,
+    patch: Pick<FunctionVersion, 'state' | 'stateReason' | 'stateReasonCode' | 'lastUpdateStatus' | 'lastUpdateStatusReason' | 'lastUpdateStatusReasonCode'>,
+  ): Promise<void>;
+  /**
+   * Publishes: in one transaction, checks $LATEST's revision (when given), allocates lastVersionNumber + 1,
+   * and inserts build(n). Returns what was inserted.
+   */
+  publishVersion(
+    accountId: string,
+    functionName: string,
+    expectedLatestRevisionId: string | undefined,
+    build: (versionNumber: number) => FunctionVersion,
+  ): Promise<FunctionVersion>;
+  /** Deletes one published version (and the policy scoped to it). Returns false when absent. */
+  deleteVersion(accountId: string, functionName: string, version: string): Promise<boolean>;
+  /** Versions whose state is Pending or whose lastUpdateStatus is InProgress (recovered at start). */
+  listUnsettledVersions(): Promise<FunctionVersion[]>;
+
+  setReservedConcurrency(accountId: string, functionName: string, value: number | undefined): Promise<void>;
+  /** Sum of reserved concurrency over the account's functions, excluding one function if named. */
+  sumReservedConcurrency(accountId: string, exceptFunctionName?: string): Promise<number>;
+  setTags(accountId: string, functionName: string, tags: Record<string, string>): Promise<void>;
+  countFunctions(accountId: string): Promise<number>;
+  /** Sum of CodeSize over every function version and layer version of the account. */
+  totalCodeSize(accountId: string): Promise<number>;
+}
+
+export interface AliasStore {
+  /** ERR_STORE_CONFLICT if it exists. */
+  createAlias(alias: Alias): Promise<void>;
+  findAlias(accountId: string, functionName: string, name: string): Promise<Alias | undefined>;
+  /** Ordered by name; filtered to aliases whose primary or additional version is functionVersion, if given. */
+  listAliases(accountId: string, functionName: string, functionVersion: string | undefined, page: PageRequest): Promise<Page<Alias>>;
+  /** Compare-and-set on revisionId when expectedRevisionId is given. */
+  saveAlias(alias: Alias, expectedRevisionId?: string): Promise<void>;
+  deleteAlias(accountId: string, functionName: string, name: string): Promise<boolean>;
+}
+
+export interface PolicyStore {
+  findPolicy(accountId: string, functionName: string, qualifier: string): Promise<ResourcePolicy | undefined>;
+  /** Writes the whole policy (compare-and-set on revisionId when given); an empty statement list deletes it. */
+  savePolicy(policy: ResourcePolicy, expectedRevisionId?: string): Promise<void>;
+}
+
+export interface LayerStore {
+  /** Allocates the next version number of the layer (never reused) and inserts build(n). */
+  publishLayerVersion(accountId: string, layerName: string, build: (version: number) => LayerVersion): Promise<LayerVersion>;
+  findLayerVersion(accountId: string, layerName: string, version: number): Promise<LayerVersion | undefined>;
+  /** Newest first. */
+  listLayerVersions(accountId: string, layerName: string, page: PageRequest): Promise<Page<LayerVersion>>;
+  /** One entry per layer name with its newest version (optionally filtered), ordered by name. */
+  listLayers(accountId: string, filter: (v: LayerVersion) => boolean, page: PageRequest): Promise<Page<LayerVersion>>;
+  deleteLayerVersion(accountId: string, layerName: string, version: number): Promise<boolean>;
+}
+
+/** Which code digests (and merged layer lists) rows still reference: the reference counts of blobs and trees. */
+export interface CodeReferences {
+  /** Every code sha256 hex referenced by a function version or layer version. */
+  referencedCodeDigests(): Promise<Set<string>>;
+  /** Every ordered list of layer digests used by a function version, as the lists themselves. */
+  referencedLayerLists(): Promise<string[][]>;
+}
+
+export interface Store {
+  functions: FunctionStore;
+  aliases: AliasStore;
+  policies: PolicyStore;
+  layers: LayerStore;
+  references: CodeReferences;
+  close(): Promise<void>;
+}
+
+/** Content-addressed zip storage. */
+export interface BlobStore {
+  /**
+   * Writes bytes durably before returning: temp file, fsync, rename, directory fsync.
+   * Idempotent for a digest already present. ERR_STORE_FULL on ENOSPC.
+   */
+  put(bytes: Uint8Array): Promise<{ sha256Hex: string; sizeBytes: number }>;
+  has(sha256Hex: string): boolean;
+  /** Absolute path of the stored blob (for streaming and unpacking). */
+  pathOf(sha256Hex: string): string;
+  delete(sha256Hex: string): Promise<void>;
+  /** Every digest present on disk. */
+  list(): Promise<string[]>;
+  /** Removes temp files left by a crash; returns how many. */
+  sweepTemporaryFiles(): Promise<number>;
+}
