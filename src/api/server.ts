@@ -64,8 +64,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
     disableRequestLogging: true,
     genReqId: () => randomUUID(),
     bodyLimit: MAX_CODE_REQUEST_BYTES,
-    ignoreTrailingSlash: true,
-    routerOptions: { maxParamLength: 2048 },
+    routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, verbose: true, allErrors: false } },
     schemaErrorFormatter: (errors) => new ApiError('ValidationException', toValidationMessage(errors as unknown as SchemaFailure[])),
   }) as unknown as FastifyInstance;

@@ -58,11 +58,13 @@ export class CodeCache {
     return createHash('sha256').update(layerDigests.join(',')).digest('hex');
   }
 
+  // Methods that return promises are async so that even a refused digest arrives as a rejection.
+
   /**
    * Unpacks the zip once per digest into treeDir(sha256Hex). A tree already there is reused (the zip is not
    * read) after checking it against these limits and, if it was unpacked for another mount point, its links.
    */
-  ensureUnpacked(
+  async ensureUnpacked(
     sha256Hex: string,
     zipPath: string,
     mountPoint: MountPoint,
@@ -81,7 +83,7 @@ export class CodeCache {
   }
 
   /** The merged /opt of already-unpacked layers, in order: later layers win, whole subtrees included. */
-  ensureLayerTree(layerDigests: readonly string[]): Promise<string> {
+  async ensureLayerTree(layerDigests: readonly string[]): Promise<string> {
     const key = this.layerTreeKey(layerDigests);
     const dir = path.join(this.#layers, key);
     return this.#serialise(`opt:${key}`, async () => {
@@ -113,7 +115,7 @@ export class CodeCache {
     return listDigestDirs(this.#layers);
   }
 
-  removeTree(sha256Hex: string): Promise<void> {
+  async removeTree(sha256Hex: string): Promise<void> {
     const dir = this.treeDir(sha256Hex);
     return this.#serialise(`tree:${sha256Hex}`, async () => {
       await this.#remove(dir);
@@ -121,7 +123,7 @@ export class CodeCache {
     });
   }
 
-  removeLayerTree(key: string): Promise<void> {
+  async removeLayerTree(key: string): Promise<void> {
     assertDigest(key);
     return this.#serialise(`opt:${key}`, () => this.#remove(path.join(this.#layers, key)));
   }

@@ -35,7 +35,7 @@ const DEFAULT_DIR_MODE = 0o755;
 /** Directories stay private and writable while entries land in them; their recorded modes are applied last. */
 const WORKING_DIR_MODE = 0o700;
 /** O_EXCL never reuses an existing name (nor follows a link there); O_NOFOLLOW is the kernel's second opinion. */
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 interface Extraction {
   readonly zip: ZipFile;
@@ -50,7 +50,8 @@ interface Extraction {
 
 /**
  * Extracts zipPath into destDir, which must not exist yet (its parent must): only a tree we created ourselves
- * is free of links planted before we started. On any failure destDir is removed again.
+ * is free of links planted before we started. On any failure destDir is removed again. What the package
+ * causes is a CodeError; host failures (a missing zipPath, an existing destDir) stay system errors.
  */
 export async function extractZip(
   zipPath: string,

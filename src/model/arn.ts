@@ -53,13 +53,25 @@ export function parseFunctionReference(input: string): FunctionReference | undef
   return ref;
 }
 
+/**
+ * The ARN partition a region lives in: AWS spells China and GovCloud ARNs `arn:aws-cn:` and `arn:aws-us-gov:`,
+ * so a server configured for such a region must not answer with `arn:aws:`.
+ */
+export function arnPartition(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  const iso = /^[a-z]{2}-iso([a-z]?)-/.exec(region);
+  if (iso) return iso[1] ? `aws-iso-${iso[1]}` : 'aws-iso';
+  return 'aws';
+}
+
 export function formatFunctionArn(p: Partition, functionName: string, qualifier?: string): string {
-  const base = `arn:aws:lambda:${p.region}:${p.accountId}:function:${functionName}`;
+  const base = `arn:${arnPartition(p.region)}:lambda:${p.region}:${p.accountId}:function:${functionName}`;
   return qualifier === undefined ? base : `${base}:${qualifier}`;
 }
 
 export function formatLayerArn(p: Partition, layerName: string): string {
-  return `arn:aws:lambda:${p.region}:${p.accountId}:layer:${layerName}`;
+  return `arn:${arnPartition(p.region)}:lambda:${p.region}:${p.accountId}:layer:${layerName}`;
 }
 
 export function formatLayerVersionArn(p: Partition, layerName: string, version: number): string {

@@ -15,6 +15,7 @@ import { PlatformError } from '../shared/errors.js';
 export type StoreErrorCode =
   | 'ERR_STORE_CONFLICT' // the row already exists (unique key)
   | 'ERR_STORE_NOT_FOUND' // the row to change does not exist
+  | 'ERR_STORE_INVALID_MARKER' // a pagination marker this store did not hand out
   | 'ERR_STORE_REVISION_MISMATCH' // a compare-and-set saw another revision
   | 'ERR_STORE_FULL' // the disk or database is full (ENOSPC, SQLITE_FULL)
   | 'ERR_STORE_IO'; // any other storage failure

@@ -198,12 +198,12 @@ for (const make of [makeSqlite]) {
     test('a marker the store did not issue is rejected as an invalid marker', async (t) => {
       const { store } = await openWorld(t);
       await assert.rejects(store.functions.listFunctions(ACCOUNT, { marker: '%%%', limit: 2 }), (error) => {
-        assert.ok(error instanceof StoreError && error.code === 'ERR_STORE_NOT_FOUND');
+        assert.ok(error instanceof StoreError && error.code === 'ERR_STORE_INVALID_MARKER');
         assert.match(error.message, /^invalid marker/);
         return true;
       });
       const numberMarker = Buffer.from('7').toString('base64url');
-      await rejectsWithCode(store.functions.listFunctions(ACCOUNT, { marker: numberMarker, limit: 2 }), 'ERR_STORE_NOT_FOUND');
+      await rejectsWithCode(store.functions.listFunctions(ACCOUNT, { marker: numberMarker, limit: 2 }), 'ERR_STORE_INVALID_MARKER');
     });
 
     test('deleting a function removes its versions, aliases and policies of every qualifier', async (t) => {

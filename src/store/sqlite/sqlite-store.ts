@@ -490,7 +490,7 @@ function decodeMarker(marker: string | undefined, type: 'string' | 'number', sta
   }
   if (typeof key === type && (typeof key === 'string' || Number.isSafeInteger(key))) return key as string | number;
   // The code union has no "bad input"; the message prefix is what callers match (see the report to the lead).
-  throw new StoreError('ERR_STORE_NOT_FOUND', 'invalid marker: not one this store returned');
+  throw new StoreError('ERR_STORE_INVALID_MARKER', 'invalid marker: not one this store returned');
 }
 
 function toPage<R, T>(rows: R[], page: PageRequest, map: (row: R) => T, keyOf: (row: R) => string | number): Page<T> {

@@ -169,6 +169,19 @@ test('an entry passing through a link created by an earlier entry is refused, in
 });
 type RawZipCase = Parameters<typeof buildRawZip>[0];
 
+test('entries that contradict each other are refused as corrupt', async (t) => {
+  const { dest, writeZip } = await makeWorld(t);
+  const cases: RawZipCase[] = [
+    [{ name: 'a', data: Buffer.from('file') }, { name: 'a/b', data: Buffer.from('under a file') }],
+    [{ name: 'a/', unixMode: S_IFDIR | 0o755 }, { name: 'a', data: Buffer.from('file over a dir') }],
+    [{ name: 'a/b', data: Buffer.from('x') }, { name: 'a', data: Buffer.from('/tmp'), unixMode: S_IFLNK | 0o777 }],
+  ];
+  for (const entries of cases) {
+    await assertCodeError(extractZip(await writeZip(buildRawZip(entries)), dest, '/var/task', LIMITS), 'ERR_CODE_CORRUPT_ZIP');
+    assert.equal(await exists(dest), false);
+  }
+});
+
 test('a link to /etc is refused before anything can be written through it', async (t) => {
   const { dest, writeZip } = await makeWorld(t);
   const zipPath = await writeZip(
