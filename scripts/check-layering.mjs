@@ -46,7 +46,6 @@ const PACKAGES = {
   fastify: ['api'],
   typebox: ['api'],
   yauzl: ['code'],
-  '@smithy/signature-v4': ['api'],
   commander: ['main', 'cli'],
 };
 
