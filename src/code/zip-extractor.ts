@@ -79,6 +79,9 @@ export async function extractZip(
         `The package has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed.`,
       );
     }
+    // The central directory declares every entry's size: a package that says it is too big is refused before a
+    // byte is written. The declared sizes may lie, so inflated bytes are still counted (and yauzl checks them).
+    if ((await sumDeclaredSizes(zipPath)) > limits.maxUnzippedBytes) throw tooLargeUnzipped(limits);
     await fs.mkdir(destDir, { mode: WORKING_DIR_MODE });
     const extraction: Extraction = { zip, destDir, mountPoint, limits, dirs: new Map(), unzippedBytes: 0, entries: 0 };
     try {
@@ -247,11 +250,23 @@ async function createExclusively<T>(absPath: string, entryName: string, create: 
 
 function countInflated(x: Extraction, bytes: number): void {
   x.unzippedBytes += bytes;
-  if (x.unzippedBytes > x.limits.maxUnzippedBytes) {
-    throw new CodeError(
-      'ERR_CODE_TOO_LARGE_UNZIPPED',
-      `Unzipped size must be smaller than ${x.limits.maxUnzippedBytes} bytes.`,
-    );
+  if (x.unzippedBytes > x.limits.maxUnzippedBytes) throw tooLargeUnzipped(x.limits);
+}
+
+function tooLargeUnzipped(limits: ExtractLimits): CodeError {
+  return new CodeError('ERR_CODE_TOO_LARGE_UNZIPPED', `Unzipped size must be smaller than ${limits.maxUnzippedBytes} bytes.`);
+}
+
+/** The sum of the uncompressed sizes the central directory declares (reads no entry data). */
+async function sumDeclaredSizes(zipPath: string): Promise<number> {
+  const zip = await yauzl.openPromise(zipPath, { lazyEntries: true, autoClose: false, strictFileNames: true, validateEntrySizes: true });
+  zip.on('error', () => {});
+  try {
+    let total = 0;
+    for (let entry = await readNextEntry(zip); entry; entry = await readNextEntry(zip)) total += entry.uncompressedSize;
+    return total;
+  } finally {
+    zip.close();
   }
 }
 

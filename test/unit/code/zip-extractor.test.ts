@@ -228,7 +228,7 @@ test('a link target longer than 4096 bytes is refused', async (t) => {
   await assertCodeError(extractZip(zipPath, dest, '/var/task', LIMITS), 'ERR_CODE_UNSAFE_LINK');
 });
 
-test('a zip bomb is refused after writing at most the limit, and the tree is removed', async (t) => {
+test('a zip bomb is refused from its central directory before anything is written', async (t) => {
   const { dest, writeZip } = await makeWorld(t);
   const limit = 1024 * 1024;
   const zipPath = await writeZip(await buildZip([{ name: 'bomb', data: Buffer.alloc(50 * 1024 * 1024) }]));
@@ -240,8 +240,7 @@ test('a zip bomb is refused after writing at most the limit, and the tree is rem
 
   await assertCodeError(extractZip(zipPath, dest, '/var/task', { maxEntries: 10, maxUnzippedBytes: limit }), 'ERR_CODE_TOO_LARGE_UNZIPPED');
 
-  assert.ok(written > 0, 'the spy saw the writes');
-  assert.ok(written <= limit, `wrote ${written} bytes`);
+  assert.equal(written, 0, `wrote ${written} bytes`);
   assert.equal(await exists(dest), false);
 });
 
