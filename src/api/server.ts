@@ -3,7 +3,7 @@
  * raw body → SigV4 → JSON parse → schema → thin route handler → AWS-shaped answer or error.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Partition } from '../model/arn.js';
 import { MAX_CODE_REQUEST_BYTES } from '../model/limits.js';
 import type { Clock } from '../shared/clock.js';
@@ -61,7 +61,7 @@ const MAX_SKEW_MS = 5 * 60 * 1000;
 export function createApiApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.log.child({ component: 'api' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     bodyLimit: MAX_CODE_REQUEST_BYTES,
     routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },

@@ -52,6 +52,7 @@ export class AliasService {
   }
 
   async update(accountId: string, functionName: string, name: string, input: AliasInput): Promise<Alias> {
+    await this.#functions.findRecord(accountId, functionName);
     const current = await this.#store.aliases.findAlias(accountId, functionName, name);
     if (!current) throw new FunctionsError('ERR_NOT_FOUND', `Cannot find alias arn: ${this.aliasArn(functionName, name)}`);
     if (input.revisionId !== undefined && input.revisionId !== current.revisionId) throw revisionMismatch('GetAlias');

@@ -44,7 +44,7 @@ export class CodePackages {
 
   /** Stores and unpacks a zip. The caller must call release() once its row is committed (or abandoned). */
   async ingest(zip: Buffer, mountPoint: MountPoint, maxUnzippedBytes: number): Promise<IngestedCode> {
-    if (zip.length > MAX_ZIPPED_CODE_BYTES) {
+    if (zip.length >= MAX_ZIPPED_CODE_BYTES) {
       throw new FunctionsError('ERR_CODE_TOO_LARGE', `Zipped size must be smaller than ${MAX_ZIPPED_CODE_BYTES} bytes`);
     }
     const sha256Hex = createHash('sha256').update(zip).digest('hex');
@@ -58,7 +58,8 @@ export class CodePackages {
       return { ref: { sha256Hex, sizeBytes: zip.length, unzippedBytes }, release };
     } catch (error) {
       release();
-      void this.collectGarbage().catch((e: unknown) => this.#deps.log.warn({ err: e }, 'code garbage collection failed'));
+      // A refused package leaves nothing behind by the time the caller hears of the refusal.
+      await this.#collectFresh().catch((e: unknown) => this.#deps.log.warn({ err: e }, 'code garbage collection failed'));
       throw error;
     }
   }
@@ -97,6 +98,12 @@ export class CodePackages {
       this.#touched = undefined;
     });
     return this.#collecting;
+  }
+
+  /** A collection that starts after this call: one already running may have seen a pin released since. */
+  async #collectFresh(): Promise<GarbageReport> {
+    await this.#collecting?.catch(() => undefined);
+    return this.collectGarbage();
   }
 
   async #collect(): Promise<GarbageReport> {

@@ -2,7 +2,7 @@
  * The control plane for functions and their versions: create, read, update, publish, delete — the semantics of
  * LAMBDA_REFERENCE §1.4 and §8. Rows go to the store; packages to CodePackages; states settle through FunctionStates.
  */
-import { isDeepStrictEqual } from 'node:util';
+import { createHash } from 'node:crypto';
 import { formatFunctionArn, parseLayerVersionArn, type Partition } from '../model/arn.js';
 import {
   LATEST,
@@ -86,7 +86,13 @@ export class FunctionService {
         tags: input.tags,
       };
       const latest = this.#newVersion(accountId, input.functionName, LATEST, settings, held.code, now);
-      const published = input.publish ? { ...this.#newVersion(accountId, input.functionName, '1', settings, held.code, now) } : undefined;
+      const published = input.publish
+        ? {
+            ...this.#newVersion(accountId, input.functionName, '1', settings, held.code, now),
+            revisionId: publishedRevisionId(latest.revisionId),
+            sourceRevisionId: latest.revisionId,
+          }
+        : undefined;
       try {
         await store.functions.createFunction(record, latest, published);
       } catch (error) {
@@ -147,7 +153,8 @@ export class FunctionService {
       if (input.dryRun) return latest;
       await this.#saveLatest(next, latest.revisionId);
       this.#deps.states.settle(next);
-      return input.publish ? await this.publish(accountId, functionName, {}) : next;
+      // The package is already unpacked, so the new $LATEST can be published before it settles.
+      return input.publish ? await this.#publishLatest(next, undefined) : next;
     } finally {
       held.release();
     }
@@ -192,14 +199,23 @@ export class FunctionService {
     if (latest.lastUpdateStatus === 'InProgress' || latest.state === 'Pending') {
       throw new FunctionsError('ERR_CONFLICT', `${UPDATE_IN_PROGRESS}${this.arn(functionName, LATEST)}`);
     }
+    return this.#publishLatest(latest, input.description);
+  }
+
+  /** Snapshots this $LATEST revision as the next version, or answers the newest version if nothing changed. */
+  async #publishLatest(latest: FunctionVersion, description: string | undefined): Promise<FunctionVersion> {
+    const { store } = this.#deps;
+    const { accountId, functionName } = latest;
     const newest = await store.functions.findLatestPublished(accountId, functionName);
     if (newest && isSamePublishedContent(newest, latest)) return newest;
+    // A published version is settled from the start: no state or update reasons carry over from $LATEST.
+    const { stateReason: _s, stateReasonCode: _sc, lastUpdateStatusReason: _u, lastUpdateStatusReasonCode: _uc, ...snapshot } = latest;
     try {
       const published = await store.functions.publishVersion(accountId, functionName, latest.revisionId, (n) => ({
-        ...latest,
+        ...snapshot,
         version: String(n),
-        settings: { ...latest.settings, description: input.description ?? latest.settings.description },
-        revisionId: newRevisionId(),
+        settings: { ...latest.settings, description: description ?? latest.settings.description },
+        revisionId: publishedRevisionId(latest.revisionId),
         lastModifiedMs: this.#deps.clock.now(),
         state: 'Active',
         lastUpdateStatus: 'Successful',
@@ -304,7 +320,7 @@ export class FunctionService {
   /** Stores and unpacks the package with the room the layers leave, and prepares the layers' merged tree. */
   async #ingest(zipFile: Buffer, layers: readonly LayerReference[]): Promise<{ code: CodeRef; release(): void }> {
     const layerBytes = layers.reduce((sum, l) => sum + l.unzippedBytes, 0);
-    const ingested = await this.#deps.code.ingest(zipFile, '/var/task', MAX_UNZIPPED_CODE_BYTES - layerBytes);
+    const ingested = await this.#deps.code.ingest(zipFile, '/var/task', MAX_UNZIPPED_CODE_BYTES - 1 - layerBytes);
     let releaseTree: () => void = () => {};
     try {
       this.#checkUnzippedTotal(ingested.ref.unzippedBytes, layers);
@@ -413,12 +429,24 @@ function translateStoreError(error: unknown, functionName: string, service: Func
   return error;
 }
 
-/** Whether publishing $LATEST now would produce nothing new (code and configuration unchanged). */
+/**
+ * Whether publishing $LATEST now would produce nothing new: the newest version was published from this very
+ * $LATEST revision (any code or configuration change, the description included, gives $LATEST a new revision).
+ */
 function isSamePublishedContent(published: FunctionVersion, latest: FunctionVersion): boolean {
   if (published.sourceRevisionId !== undefined) return published.sourceRevisionId === latest.revisionId;
-  const { description: _a, ...p } = published.settings;
-  const { description: _b, ...l } = latest.settings;
-  return published.code.sha256Hex === latest.code.sha256Hex && isDeepStrictEqual(p, l);
+  return published.revisionId === publishedRevisionId(latest.revisionId);
+}
+
+/**
+ * A published version's own RevisionId, derived from the $LATEST revision it snapshots: the store keeps no
+ * sourceRevisionId, so the derivation is what lets a later PublishVersion recognise an unchanged $LATEST.
+ * Shaped as a v4 UUID, as AWS's RevisionIds are.
+ */
+function publishedRevisionId(latestRevisionId: string): string {
+  const h = createHash('sha256').update(`kindling:published-from:${latestRevisionId}`).digest('hex');
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Pages a list already in memory; the marker is the key of the last item of the previous page. */

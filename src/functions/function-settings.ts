@@ -38,7 +38,8 @@ export const RESERVED_ENVIRONMENT_KEYS: ReadonlySet<string> = new Set([
   'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR',
 ]);
 
-const ENV_KEY = /^[a-zA-Z][a-zA-Z0-9_]*$/;
+/** The model's EnvironmentVariableName, `[a-zA-Z]([a-zA-Z0-9_])+`: two characters at least. */
+const ENV_KEY = /^[a-zA-Z][a-zA-Z0-9_]+$/;
 
 export function hostArchitecture(): Architecture {
   return process.arch === 'arm64' ? 'arm64' : 'x86_64';
@@ -124,6 +125,10 @@ export function resolveSettings(
     loggingConfig.systemLogLevel ??= 'INFO';
   } else if (input.loggingConfig?.applicationLogLevel !== undefined || input.loggingConfig?.systemLogLevel !== undefined) {
     throw new FunctionsError('ERR_INVALID_PARAMETER', 'Advanced logging controls (ApplicationLogLevel, SystemLogLevel) are only available with LogFormat JSON.');
+  } else {
+    // Levels exist only with JSON: a function switched back to Text loses the ones it had.
+    delete loggingConfig.applicationLogLevel;
+    delete loggingConfig.systemLogLevel;
   }
   const settings: Omit<FunctionSettings, 'layers'> = {
     runtime,

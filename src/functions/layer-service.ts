@@ -41,7 +41,7 @@ export class LayerService {
         if (!(error instanceof FunctionsError && error.message.includes('not supported by this Kindling'))) throw error;
       }
     }
-    const held = await this.#deps.code.ingest(input.zipFile, '/opt', MAX_UNZIPPED_CODE_BYTES);
+    const held = await this.#deps.code.ingest(input.zipFile, '/opt', MAX_UNZIPPED_CODE_BYTES - 1);
     try {
       return await this.#deps.store.layers.publishLayerVersion(accountId, layerName, (version) => {
         const layer: LayerVersion = {

@@ -1,4 +1,5 @@
 /** Resource-based policies: AddPermission / RemovePermission / GetPolicy (LAMBDA_REFERENCE §1.2). */
+import { arnPartition } from '../model/arn.js';
 import { LATEST, type PolicyStatement, type ResourcePolicy } from '../model/function.js';
 import { MAX_POLICY_BYTES } from '../model/limits.js';
 import { newRevisionId } from '../shared/ids.js';
@@ -86,7 +87,7 @@ export class PolicyService {
     const statement: PolicyStatement = {
       Sid: input.statementId,
       Effect: 'Allow',
-      Principal: renderPrincipal(input.principal),
+      Principal: renderPrincipal(input.principal, arnPartition(this.#functions.partition.region)),
       Action: input.action,
       Resource: this.#functions.arn(functionName, qualifier),
     };
@@ -104,9 +105,9 @@ export class PolicyService {
   }
 }
 
-function renderPrincipal(principal: string): unknown {
+function renderPrincipal(principal: string, arnPartitionName: string): unknown {
   if (principal === '*') return '*';
-  if (/^\d{12}$/.test(principal)) return { AWS: `arn:aws:iam::${principal}:root` };
+  if (/^\d{12}$/.test(principal)) return { AWS: `arn:${arnPartitionName}:iam::${principal}:root` };
   if (principal.startsWith('arn:')) return { AWS: principal };
   return { Service: principal };
 }

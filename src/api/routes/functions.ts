@@ -1,5 +1,5 @@
 /** CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions, UpdateFunctionCode/Configuration, DeleteFunction. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { parseFunctionReference } from '../../model/arn.js';
 import type { SettingsInput } from '../../functions/function-settings.js';
 import type { ResolvedVersion } from '../../functions/function-service.js';
@@ -157,4 +157,3 @@ export function toSettingsInput(body: UpdateFunctionConfigurationBody & { Archit
   return input;
 }
 
-export type { FastifyRequest };

@@ -11,8 +11,7 @@ import { functionTarget, pageRequest } from './targets.js';
 
 const none = (operation: string) => ({ config: { operation, body: 'none' as const } });
 
-export function registerUnsupportedRoutes(app: FastifyInstance, deps?: ApiDeps): void {
-  if (!deps) return;
+export function registerUnsupportedRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { functions, partition } = deps;
   /** The function must exist: these answer 404 for an unknown one, as AWS does. */
   const existing = async (request: Parameters<typeof functionTarget>[0]) => {
@@ -53,7 +52,7 @@ export function registerUnsupportedRoutes(app: FastifyInstance, deps?: ApiDeps):
   app.get('/2019-09-30/functions/:FunctionName/provisioned-concurrency', none('GetProvisionedConcurrencyConfig'), async (request) => {
     const query = request.query as { List?: string; Qualifier?: string };
     if (query.List === 'ALL') {
-      await existing({ ...request, query: {} } as typeof request);
+      await existing(request);
       pageRequest(request, 50);
       return { ProvisionedConcurrencyConfigs: [] };
     }

@@ -1,7 +1,7 @@
 /** Domain → AWS wire shapes. The only place PascalCase response members are built. */
 import { createHash } from 'node:crypto';
 import type { Partition } from '../../model/arn.js';
-import { formatFunctionArn, formatLayerArn, formatLayerVersionArn } from '../../model/arn.js';
+import { arnPartition, formatFunctionArn, formatLayerArn, formatLayerVersionArn } from '../../model/arn.js';
 import type { Alias, FunctionVersion, LayerVersion } from '../../model/function.js';
 
 /** Lambda's `Timestamp` strings: `2019-08-14T22:26:11.234+0000`. */
@@ -73,7 +73,7 @@ export function toFunctionConfiguration(v: FunctionVersion, p: Partition, option
 
 /** A stable id per runtime, shaped as AWS's runtime version ARNs are. */
 function runtimeVersionArn(p: Partition, runtime: string): string {
-  return `arn:aws:lambda:${p.region}::runtime:${createHash('sha256').update(`kindling:${runtime}`).digest('hex')}`;
+  return `arn:${arnPartition(p.region)}:lambda:${p.region}::runtime:${createHash('sha256').update(`kindling:${runtime}`).digest('hex')}`;
 }
 
 export function toAliasConfiguration(a: Alias, p: Partition): Record<string, unknown> {
