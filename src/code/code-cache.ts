@@ -28,6 +28,7 @@ interface TreeMetadata {
 }
 
 const DIGEST_PATTERN = /^[0-9a-f]{64}$/;
+const METADATA_FILE = /^([0-9a-f]{64})\.meta\.json$/;
 const READ_ONLY_DIR_MODE = 0o555;
 const WRITABLE_DIR_MODE = 0o755;
 /** link(2) refusals after which a copy does the job: another filesystem, protected_hardlinks, too many links. */
@@ -107,8 +108,21 @@ export class CodeCache {
     });
   }
 
-  listTrees(): Promise<string[]> {
-    return listDigestDirs(this.#trees);
+  /** Digests with a tree, and digests whose metadata outlived its tree (a crash between the two), so both get collected. */
+  async listTrees(): Promise<string[]> {
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(this.#trees, { withFileTypes: true });
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+    const digests = new Set<string>();
+    for (const entry of entries) {
+      const digest = entry.isDirectory() ? entry.name : METADATA_FILE.exec(entry.name)?.[1];
+      if (digest !== undefined && DIGEST_PATTERN.test(digest)) digests.add(digest);
+    }
+    return [...digests];
   }
 
   listLayerTrees(): Promise<string[]> {
