@@ -2,7 +2,6 @@
  * The control plane for functions and their versions: create, read, update, publish, delete — the semantics of
  * LAMBDA_REFERENCE §1.4 and §8. Rows go to the store; packages to CodePackages; states settle through FunctionStates.
  */
-import { createHash } from 'node:crypto';
 import { formatFunctionArn, parseLayerVersionArn, type Partition } from '../model/arn.js';
 import {
   LATEST,
@@ -89,7 +88,6 @@ export class FunctionService {
       const published = input.publish
         ? {
             ...this.#newVersion(accountId, input.functionName, '1', settings, held.code, now),
-            revisionId: publishedRevisionId(latest.revisionId),
             sourceRevisionId: latest.revisionId,
           }
         : undefined;
@@ -215,7 +213,7 @@ export class FunctionService {
         ...snapshot,
         version: String(n),
         settings: { ...latest.settings, description: description ?? latest.settings.description },
-        revisionId: publishedRevisionId(latest.revisionId),
+        revisionId: newRevisionId(),
         lastModifiedMs: this.#deps.clock.now(),
         state: 'Active',
         lastUpdateStatus: 'Successful',
@@ -434,19 +432,7 @@ function translateStoreError(error: unknown, functionName: string, service: Func
  * $LATEST revision (any code or configuration change, the description included, gives $LATEST a new revision).
  */
 function isSamePublishedContent(published: FunctionVersion, latest: FunctionVersion): boolean {
-  if (published.sourceRevisionId !== undefined) return published.sourceRevisionId === latest.revisionId;
-  return published.revisionId === publishedRevisionId(latest.revisionId);
-}
-
-/**
- * A published version's own RevisionId, derived from the $LATEST revision it snapshots: the store keeps no
- * sourceRevisionId, so the derivation is what lets a later PublishVersion recognise an unchanged $LATEST.
- * Shaped as a v4 UUID, as AWS's RevisionIds are.
- */
-function publishedRevisionId(latestRevisionId: string): string {
-  const h = createHash('sha256').update(`kindling:published-from:${latestRevisionId}`).digest('hex');
-  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return published.sourceRevisionId === latest.revisionId;
 }
 
 /** Pages a list already in memory; the marker is the key of the last item of the previous page. */

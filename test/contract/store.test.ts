@@ -259,6 +259,17 @@ for (const make of [makeSqlite]) {
       await rejectsWithCode(publish(store, 'missing'), 'ERR_STORE_NOT_FOUND');
     });
 
+    test('a published version keeps the $LATEST revision it was published from', async (t) => {
+      const { store } = await openWorld(t);
+      const { latest } = await createFunction(store, 'fn');
+      const published = await store.functions.publishVersion(ACCOUNT, 'fn', latest.revisionId, (n) =>
+        aVersion({ functionName: 'fn', version: String(n), sourceRevisionId: latest.revisionId }),
+      );
+      assert.equal((await store.functions.findVersion(ACCOUNT, 'fn', published.version))?.sourceRevisionId, latest.revisionId);
+      assert.equal((await store.functions.findLatestPublished(ACCOUNT, 'fn'))?.sourceRevisionId, latest.revisionId);
+      assert.equal('sourceRevisionId' in ((await store.functions.findVersion(ACCOUNT, 'fn', '$LATEST')) ?? {}), false);
+    });
+
     test('versions are listed $LATEST first, then ascending, in pages', async (t) => {
       const { store } = await openWorld(t);
       await createFunction(store, 'fn');

@@ -51,6 +51,8 @@ export const MIGRATIONS: readonly Migration[] = [
         last_update_status TEXT,
         last_update_status_reason TEXT,
         last_update_status_reason_code TEXT,
+        -- A published version remembers the $LATEST revision it snapshots (PublishVersion idempotence).
+        source_revision_id TEXT,
         PRIMARY KEY (account_id, function_name, version_number),
         UNIQUE (account_id, function_name, version),
         FOREIGN KEY (account_id, function_name) REFERENCES functions (account_id, function_name)

@@ -32,6 +32,8 @@ export interface VersionRow {
   last_update_status: string | null;
   last_update_status_reason: string | null;
   last_update_status_reason_code: string | null;
+  /** For a published version: the $LATEST revision it was published from. */
+  source_revision_id: string | null;
 }
 
 export interface AliasRow {
@@ -75,10 +77,10 @@ type Page<After> = { after: After; limit: number };
 
 const VERSION_COLUMNS = `account_id, function_name, version, version_number, settings_json, layer_digests_json,
   code_sha256_hex, code_size_bytes, code_unzipped_bytes, revision_id, last_modified_ms, state, state_reason,
-  state_reason_code, last_update_status, last_update_status_reason, last_update_status_reason_code`;
+  state_reason_code, last_update_status, last_update_status_reason, last_update_status_reason_code, source_revision_id`;
 const VERSION_VALUES = `@account_id, @function_name, @version, @version_number, @settings_json, @layer_digests_json,
   @code_sha256_hex, @code_size_bytes, @code_unzipped_bytes, @revision_id, @last_modified_ms, @state, @state_reason,
-  @state_reason_code, @last_update_status, @last_update_status_reason, @last_update_status_reason_code`;
+  @state_reason_code, @last_update_status, @last_update_status_reason, @last_update_status_reason_code, @source_revision_id`;
 const FUNCTION_KEY = 'account_id = @accountId AND function_name = @functionName';
 
 export const SQL = {
