@@ -1,6 +1,5 @@
 /** SigV4 on the wire: what a real SDK, a hand-signed request and a plain fetch get from a real server. */
 import assert from 'node:assert/strict';
-import { createHash, createHmac, type BinaryLike } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { test } from 'node:test';
 import { CreateFunctionCommand, LambdaClient, ListFunctionsCommand, LambdaServiceException } from '@aws-sdk/client-lambda';
@@ -10,6 +9,7 @@ import { assertErrorResponse } from '../support/service-model.js';
 import { createRecordingClient } from '../support/recording-client.js';
 import type { TestServer } from '../support/test-server.js';
 import { ROLE, createHello, expectAwsError, helloZip, startWorld } from './fixtures.js';
+import { Sha256 } from '../support/node-sha256.js';
 
 const MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
@@ -108,23 +108,6 @@ test('on a machine whose clock runs 10 minutes ahead, the SDK with two attempts 
   assert.ok(Math.abs(client.config.systemClockOffset + 600_000) < 5000, `offset after correction: ${client.config.systemClockOffset}`);
 });
 
-type Source = string | ArrayBuffer | ArrayBufferView;
-const toBinary = (d: Source): BinaryLike =>
-  typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
-
-/** The hash class smithy's signer asks for, backed by node:crypto. */
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: Source) {
-    this.hash = secret ? createHmac('sha256', toBinary(secret)) : createHash('sha256');
-  }
-  update(data: Source): void {
-    this.hash.update(toBinary(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-}
 
 /** Signs `signedBody` for POST /2015-03-31/functions with smithy, then sends `sentBody` with node:http. */
 async function sendSigned(

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { CodeCache } from '../../../src/code/code-cache.js';
-import { CodeError, type CodeErrorCode } from '../../../src/code/errors.js';
 import type { ExtractLimits } from '../../../src/code/zip-extractor.js';
 import { buildZip, type ZipEntrySpec } from '../../support/zip-builder.js';
+import { assertCodeError, exists, permissions } from '../../support/code-assertions.js';
 
 const LIMITS: ExtractLimits = { maxEntries: 100, maxUnzippedBytes: 10 * 1024 * 1024 };
 
@@ -46,22 +46,6 @@ async function openUp(dir: string): Promise<void> {
   }
 }
 
-async function assertCodeError(promise: Promise<unknown>, code: CodeErrorCode): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof CodeError, `expected a CodeError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  });
-}
-
-async function exists(target: string): Promise<boolean> {
-  return fs.lstat(target).then(
-    () => true,
-    () => false,
-  );
-}
-
-const permissions = async (target: string) => (await fs.lstat(target)).mode & 0o7777;
 const MISSING_ZIP = '/nonexistent/kindling/package.zip';
 
 const FUNCTION_CODE: ZipEntrySpec[] = [

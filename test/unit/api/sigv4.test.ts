@@ -7,6 +7,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { GetFunctionCommand, LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { verifySigV4, type SignedRequest, type SigV4Options } from '../../../src/api/auth/sigv4.js';
+import { Sha256 } from '../../support/node-sha256.js';
 
 const ACCESS_KEY_ID = 'AKIDLOCALTEST';
 const SECRET = 'local-secret-key';
@@ -28,23 +29,6 @@ function options(overrides: Partial<SigV4Options> = {}): SigV4Options {
   };
 }
 
-type Source = string | ArrayBuffer | ArrayBufferView;
-const toBinary = (d: Source): BinaryLike =>
-  typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
-
-/** The hash class smithy's signer asks for, backed by node:crypto. */
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: Source) {
-    this.hash = secret ? createHmac('sha256', toBinary(secret)) : createHash('sha256');
-  }
-  update(data: Source): void {
-    this.hash.update(toBinary(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-}
 
 interface JsStyle {
   method?: string;

@@ -4,9 +4,9 @@ import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { CodeError, type CodeErrorCode } from '../../../src/code/errors.js';
 import { extractZip, isLambdaLegalLinkTarget, type ExtractLimits } from '../../../src/code/zip-extractor.js';
 import { buildRawZip, buildZip, S_IFDIR, S_IFLNK, S_IFREG, type ZipEntrySpec } from '../../support/zip-builder.js';
+import { assertCodeError, exists, permissions } from '../../support/code-assertions.js';
 
 const LIMITS: ExtractLimits = { maxEntries: 100, maxUnzippedBytes: 10 * 1024 * 1024 };
 
@@ -26,22 +26,6 @@ async function makeWorld(t: TestContext): Promise<{ dir: string; dest: string; w
   };
 }
 
-async function assertCodeError(promise: Promise<unknown>, code: CodeErrorCode): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof CodeError, `expected a CodeError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  });
-}
-
-async function exists(target: string): Promise<boolean> {
-  return fs.lstat(target).then(
-    () => true,
-    () => false,
-  );
-}
-
-const permissions = async (target: string) => (await fs.lstat(target)).mode & 0o7777;
 
 /** Wraps every FileHandle the extractor opens (it calls fs.open through the module object) to watch its writes. */
 function spyOnWrites(t: TestContext, onWrite: (bytes: number) => void): void {
