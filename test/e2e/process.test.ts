@@ -67,7 +67,7 @@ async function readmeTour(t: TestContext, printed: Printed): Promise<void> {
   assert.deepEqual(await aws.json(['lambda', 'delete-function', '--endpoint-url', endpoint, '--function-name', 'hello']), { StatusCode: 204 });
 }
 
-test('npm start prints credentials that work for the README tour, stops with exit code 0 on SIGTERM, and a restart keeps the credentials', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+test('npm start prints credentials that work for the README tour, stops with exit code 0 on SIGTERM, and a restart through the kindling bin keeps the credentials and stops on SIGINT', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const dataDir = await tempDir('kindling-e2e-process-');
   const npm = spawnServer(t, 'npm', ['start'], { KINDLING_PORT: '0', KINDLING_DATA_DIR: dataDir });
   const printed = await npm.ready;
@@ -88,7 +88,8 @@ test('npm start prints credentials that work for the README tour, stops with exi
   // Its output closes only once no process holds it: the server has stopped too, not been orphaned.
   await within(npm.closed, STOP_TIMEOUT_MS, 'the server started by npm exiting');
 
-  const again = spawnServer(t, KINDLING_SERVER[0], KINDLING_SERVER[1], { KINDLING_PORT: '0', KINDLING_DATA_DIR: dataDir });
+  // The restart goes through the package's `kindling` bin, and is stopped with Ctrl-C (SIGINT).
+  const again = spawnServer(t, 'node', ['bin/kindling.js', 'server'], { KINDLING_PORT: '0', KINDLING_DATA_DIR: dataDir });
   const reprinted = await again.ready;
   assert.deepEqual({ ...reprinted, url: '' }, { ...printed, url: '' });
   assert.match(again.stdout(), /kept in the data directory/);
@@ -101,7 +102,7 @@ test('npm start prints credentials that work for the README tour, stops with exi
   t.after(() => client.destroy());
   // The tour deleted its function; nothing else was ever created.
   assert.deepEqual((await client.send(new ListFunctionsCommand({}))).Functions, []);
-  again.child.kill('SIGTERM');
+  again.child.kill('SIGINT');
   assert.deepEqual(await within(again.closed, STOP_TIMEOUT_MS, 'the restarted server exiting'), { code: 0, signal: null });
 });
 
