@@ -3,8 +3,11 @@
 // prints the exact command and exits 1. Used by `npm start` and `npm test`.
 import { execFileSync, spawnSync } from 'node:child_process';
 
-/** command → Debian package. The execution-environments issue adds bubblewrap and socat here. */
-const REQUIRED = [];
+/** command → Debian package: the default sandbox runs functions under bwrap, with socat bridging the Runtime API. */
+const REQUIRED = [
+  { command: 'bwrap', package: 'bubblewrap' },
+  { command: 'socat', package: 'socat' },
+];
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 20) {

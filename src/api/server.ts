@@ -12,6 +12,7 @@ import type { AliasService } from '../functions/alias-service.js';
 import type { FunctionService } from '../functions/function-service.js';
 import type { LayerService } from '../functions/layer-service.js';
 import type { PolicyService } from '../functions/policy-service.js';
+import type { InvokeService } from '../invoke/invoke-service.js';
 import type { BlobStore, Store } from '../store/store.js';
 import { verifySigV4 } from './auth/sigv4.js';
 import type { CodeLocations } from './code-locations.js';
@@ -19,6 +20,7 @@ import { registerAccountRoutes } from './routes/account.js';
 import { registerCodeDownloadRoute } from './routes/code-download.js';
 import { registerConcurrencyRoutes } from './routes/concurrency.js';
 import { registerFunctionRoutes } from './routes/functions.js';
+import { registerInvokeRoutes } from './routes/invoke.js';
 import { registerLayerRoutes } from './routes/layers.js';
 import { registerPolicyRoutes } from './routes/policy.js';
 import { registerTagRoutes } from './routes/tags.js';
@@ -38,6 +40,7 @@ export interface ApiDeps {
   aliases: AliasService;
   layers: LayerService;
   policies: PolicyService;
+  invoke: InvokeService;
   codeLocations: CodeLocations;
   clock: Clock;
   log: Logger;
@@ -46,8 +49,9 @@ export interface ApiDeps {
 /** Per-route settings, read by the hooks below. */
 export interface RouteConfig {
   operation: string;
-  /** 'json' (default): the body is parsed as JSON; 'none': no body is expected; 'public': no authentication. */
-  body?: 'json' | 'none' | 'public';
+  /** 'json' (default): the body is parsed as JSON; 'raw': kept as bytes (Invoke payloads); 'none': no body is
+   *  expected; 'public': no authentication. */
+  body?: 'json' | 'raw' | 'none' | 'public';
 }
 
 declare module 'fastify' {
@@ -83,7 +87,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     if (config.body === 'public') return;
     request.accountId = await authenticate(deps, request, raw);
-    if (config.body === 'none') return;
+    if (config.body === 'none' || config.body === 'raw') return;
     request.body = parseJsonBody(raw);
   });
 
@@ -95,6 +99,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
   app.get('/kindling/health', { config: { operation: 'Health', body: 'public' } }, async () => ({ status: 'ok' }));
   registerCodeDownloadRoute(app, deps);
   registerFunctionRoutes(app, deps);
+  registerInvokeRoutes(app, deps);
   registerVersionAliasRoutes(app, deps);
   registerLayerRoutes(app, deps);
   registerConcurrencyRoutes(app, deps);
@@ -130,7 +135,10 @@ function sendError(deps: ApiDeps, error: unknown, request: FastifyRequest, reply
   const code = (error as { code?: unknown }).code;
   const operation = (request.routeOptions.config as Partial<RouteConfig> | undefined)?.operation ?? 'unknown';
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    apiError = new ApiError('RequestEntityTooLargeException', `Request must be smaller than ${MAX_CODE_REQUEST_BYTES} bytes for the ${operation} operation`);
+    // AWS names the Invoke operation "InvokeFunction" in this message (LAMBDA_REFERENCE §1.5).
+    const limit = request.routeOptions.bodyLimit ?? MAX_CODE_REQUEST_BYTES;
+    const named = operation === 'Invoke' ? 'InvokeFunction' : operation;
+    apiError = new ApiError('RequestEntityTooLargeException', `Request must be smaller than ${limit} bytes for the ${named} operation`);
   } else if (typeof code === 'string' && code.startsWith('FST_ERR_CTP')) {
     apiError = new ApiError('InvalidRequestContentException', `Could not read the request body: ${(error as Error).message}`);
   } else {

@@ -16,6 +16,15 @@ export interface Config {
   accessKeyId?: string;
   secretAccessKey?: string;
   logLevel: string;
+  /** How functions are confined: bubblewrap + cgroups (default), or a plain process (development only). */
+  sandbox: 'bubblewrap' | 'process';
+  /** Host uids given to sandboxes, one per environment: [first, last]. */
+  uidRange: [number, number];
+  initTimeoutMs: number;
+  logMaxBytesPerFunction: number;
+  environmentsPerVersion: number;
+  keepAliveMs: number;
+  freezeIdle: boolean;
 }
 
 export interface ConfigFlags {
@@ -36,6 +45,13 @@ export const CONFIG_KEYS = [
   'KINDLING_ACCESS_KEY_ID',
   'KINDLING_SECRET_ACCESS_KEY',
   'KINDLING_LOG_LEVEL',
+  'KINDLING_SANDBOX',
+  'KINDLING_UID_RANGE',
+  'KINDLING_INIT_TIMEOUT_MS',
+  'KINDLING_LOG_MAX_MB',
+  'KINDLING_ENVIRONMENTS_PER_VERSION',
+  'KINDLING_KEEP_ALIVE_MS',
+  'KINDLING_FREEZE_IDLE',
 ] as const;
 
 export class ConfigError extends PlatformError<'ERR_CONFIG_INVALID'> {
@@ -92,8 +108,39 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, fl
   const logLevel = pick(undefined, 'KINDLING_LOG_LEVEL', 'info');
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`KINDLING_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
 
+  const sandbox = pick(undefined, 'KINDLING_SANDBOX', 'bubblewrap');
+  if (sandbox !== 'bubblewrap' && sandbox !== 'process') problems.push(`KINDLING_SANDBOX=${JSON.stringify(sandbox)}: expected bubblewrap or process`);
+  const uidRaw = pick(undefined, 'KINDLING_UID_RANGE', '200000-299999');
+  const uidMatch = /^(\d+)-(\d+)$/.exec(uidRaw);
+  const uidRange: [number, number] = uidMatch ? [Number(uidMatch[1]), Number(uidMatch[2])] : [0, 0];
+  if (!uidMatch || uidRange[0] < 1000 || uidRange[1] < uidRange[0] || uidRange[1] > 4_294_967_294) {
+    problems.push(`KINDLING_UID_RANGE=${JSON.stringify(uidRaw)}: expected FIRST-LAST host uids, at least 1000 (never root)`);
+  }
+  const initTimeoutMs = integer('KINDLING_INIT_TIMEOUT_MS', pick(undefined, 'KINDLING_INIT_TIMEOUT_MS', '10000'), 100, 900_000);
+  const logMaxMb = integer('KINDLING_LOG_MAX_MB', pick(undefined, 'KINDLING_LOG_MAX_MB', '100'), 1, 1_000_000);
+  const environmentsPerVersion = integer('KINDLING_ENVIRONMENTS_PER_VERSION', pick(undefined, 'KINDLING_ENVIRONMENTS_PER_VERSION', '10'), 1, 10_000);
+  const keepAliveMs = integer('KINDLING_KEEP_ALIVE_MS', pick(undefined, 'KINDLING_KEEP_ALIVE_MS', '600000'), 1000, 86_400_000);
+  const freezeRaw = pick(undefined, 'KINDLING_FREEZE_IDLE', 'true');
+  if (freezeRaw !== 'true' && freezeRaw !== 'false') problems.push(`KINDLING_FREEZE_IDLE=${JSON.stringify(freezeRaw)}: expected true or false`);
+
   if (problems.length > 0) throw new ConfigError(problems);
-  const config: Config = { host, port, dataDir, region, accountId, concurrencyLimit, auth: auth as Config['auth'], logLevel };
+  const config: Config = {
+    host,
+    port,
+    dataDir,
+    region,
+    accountId,
+    concurrencyLimit,
+    auth: auth as Config['auth'],
+    logLevel,
+    sandbox: sandbox as Config['sandbox'],
+    uidRange,
+    initTimeoutMs,
+    logMaxBytesPerFunction: logMaxMb * 1024 * 1024,
+    environmentsPerVersion,
+    keepAliveMs,
+    freezeIdle: freezeRaw === 'true',
+  };
   if (accessKeyId !== undefined) config.accessKeyId = accessKeyId;
   if (secretAccessKey !== undefined) config.secretAccessKey = secretAccessKey;
   return Object.freeze(config);

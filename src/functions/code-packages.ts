@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { CodeCache } from '../code/code-cache.js';
 import type { MountPoint } from '../code/zip-extractor.js';
-import type { CodeRef } from '../model/function.js';
-import { MAX_ZIP_ENTRIES, MAX_ZIPPED_CODE_BYTES } from '../model/limits.js';
+import type { CodeRef, FunctionVersion } from '../model/function.js';
+import { MAX_UNZIPPED_CODE_BYTES, MAX_ZIP_ENTRIES, MAX_ZIPPED_CODE_BYTES } from '../model/limits.js';
 import type { Logger } from '../shared/logger.js';
 import type { BlobStore, CodeReferences } from '../store/store.js';
 import { FunctionsError } from './errors.js';
@@ -37,6 +37,8 @@ export class CodePackages {
   /** Everything pinned or released while a collection runs: the collection must not take it. */
   #touched: Set<string> | undefined;
   #collecting: Promise<GarbageReport> | undefined;
+  /** locate() results; cleared by every collection, which may remove trees. */
+  readonly #located = new Map<string, { codeDir: string; optDir?: string }>();
 
   constructor(deps: CodePackagesDeps) {
     this.#deps = deps;
@@ -77,6 +79,32 @@ export class CodePackages {
     }
   }
 
+  /**
+   * Host directories of a version's unpacked code and merged layers, unpacking again whatever a restart or an
+   * operator removed. Remembered per code and layer list until the next collection (this is on the invoke path).
+   */
+  async locate(version: FunctionVersion): Promise<{ codeDir: string; optDir?: string }> {
+    const layers = version.settings.layers.map((l) => l.codeSha256Hex);
+    const key = `${version.code.sha256Hex}|${layers.join(',')}`;
+    const known = this.#located.get(key);
+    if (known) return known;
+    const { blobs, cache } = this.#deps;
+    const limits = { maxEntries: MAX_ZIP_ENTRIES, maxUnzippedBytes: MAX_UNZIPPED_CODE_BYTES - 1 };
+    const release = [this.pin(version.code.sha256Hex), ...layers.map((d) => this.pin(d))];
+    try {
+      const { dir } = await cache.ensureUnpacked(version.code.sha256Hex, blobs.pathOf(version.code.sha256Hex), '/var/task', limits);
+      let located: { codeDir: string; optDir?: string } = { codeDir: dir };
+      if (layers.length > 0) {
+        for (const digest of layers) await cache.ensureUnpacked(digest, blobs.pathOf(digest), '/opt', limits);
+        located = { codeDir: dir, optDir: await cache.ensureLayerTree(layers) };
+      }
+      this.#located.set(key, located);
+      return located;
+    } finally {
+      for (const r of release) r();
+    }
+  }
+
   pin(key: string): () => void {
     this.#pins.set(key, (this.#pins.get(key) ?? 0) + 1);
     this.#touched?.add(key);
@@ -109,6 +137,7 @@ export class CodePackages {
   async #collect(): Promise<GarbageReport> {
     const touched = new Set<string>();
     this.#touched = touched;
+    this.#located.clear();
     const { blobs, cache, references } = this.#deps;
     const digests = await references.referencedCodeDigests();
     const lists = await references.referencedLayerLists();

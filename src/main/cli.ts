@@ -40,6 +40,9 @@ async function serve(flags: { host?: string; port?: string; dataDir?: string }):
     out(server.secrets.generated ? 'Credentials (generated on first start, kept in the data directory):' : 'Credentials (from KINDLING_ACCESS_KEY_ID / KINDLING_SECRET_ACCESS_KEY):');
     out(`  export AWS_ACCESS_KEY_ID=${server.secrets.accessKeyId} AWS_SECRET_ACCESS_KEY=${server.secrets.secretAccessKey} AWS_DEFAULT_REGION=${config.region}`);
   }
+  if (server.sandbox === 'process') {
+    out('WARNING: KINDLING_SANDBOX=process — functions run as plain processes with NO isolation. Use it for development only.');
+  }
   out(`Data directory: ${config.dataDir}`);
   out(`Try: aws lambda list-functions --endpoint-url ${server.url}`);
   out(`Kindling listening on ${server.url}`);

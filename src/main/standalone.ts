@@ -2,8 +2,9 @@
  * The composition root of `kindling server`: the only place that builds the world. SQLite and blobs in the data
  * directory, the API on one port; closes in reverse order.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createApiApp } from '../api/server.js';
 import { CodeLocations } from '../api/code-locations.js';
 import { CodeCache } from '../code/code-cache.js';
@@ -14,6 +15,12 @@ import { FunctionService } from '../functions/function-service.js';
 import { FunctionStates } from '../functions/function-states.js';
 import { LayerService } from '../functions/layer-service.js';
 import { PolicyService } from '../functions/policy-service.js';
+import { ExecutionEnvironment } from '../environments/execution-environment.js';
+import { createSandbox } from '../environments/isolation/create-sandbox.js';
+import { EnvironmentPool } from '../invoke/environment-pool.js';
+import { InvokeService } from '../invoke/invoke-service.js';
+import { BatchingLogSink } from '../logs/log-sink.js';
+import { formatRuntimeVersionArn } from '../model/arn.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { closeAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
@@ -21,10 +28,15 @@ import { FileBlobStore } from '../store/fs/file-blob-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { loadServerSecrets, type ServerSecrets } from './credentials.js';
 
+/** Our runtime bootstraps, mounted read-only at /var/runtime (src/environments/bootstrap/<runtime>). */
+const BOOTSTRAP_ROOT = fileURLToPath(new URL('../environments/bootstrap', import.meta.url));
+
 export interface Standalone {
   /** http://HOST:PORT as bound (the real port when configured with 0). */
   url: string;
   secrets: ServerSecrets;
+  /** The sandbox backend in use. */
+  sandbox: 'bubblewrap' | 'process';
   close(): Promise<void>;
 }
 
@@ -36,7 +48,11 @@ export interface StandaloneDeps {
 export async function startStandalone(config: Readonly<Config>, deps: StandaloneDeps): Promise<Standalone> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log;
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
+  // Sandboxes start as unprivileged uids and bind-mount code from the cache: they must be able to traverse to it
+  // (0711: no listing). Blobs, the database and the credentials stay private to the server.
+  await chmod(config.dataDir, 0o711);
+  for (const dir of ['code', 'code/trees', 'code/opt']) await mkdir(join(config.dataDir, dir), { recursive: true, mode: 0o711 });
   const secrets = await loadServerSecrets(config.dataDir, config);
   const store = SqliteStore.open({ path: join(config.dataDir, 'kindling.db') });
   try {
@@ -49,6 +65,35 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     if (recovered.temporary + recovered.blobs + recovered.trees + settled > 0) log.info({ ...recovered, settled }, 'recovered after an unclean stop');
 
     const functions = new FunctionService({ store, code, states, clock, partition });
+    const sandbox = createSandbox(config.sandbox, { dataDir: config.dataDir, uidRange: config.uidRange });
+    const reaped = await sandbox.reapStale();
+    if (reaped > 0) log.info({ reaped }, 'removed environments left by an unclean stop');
+    if (sandbox.kind === 'process') {
+      log.warn('KINDLING_SANDBOX=process: functions run as plain processes with the server\'s privileges and NO isolation');
+    }
+    const logSink = new BatchingLogSink({ store: store.logs, maxBytesPerFunction: config.logMaxBytesPerFunction, log });
+    const pool = new EnvironmentPool({
+      start: (target) =>
+        ExecutionEnvironment.start(
+          {
+            sandbox,
+            logSink,
+            clock,
+            log: log.child({ component: 'environment' }),
+            bootstrapRoot: BOOTSTRAP_ROOT,
+            initTimeoutMs: config.initTimeoutMs,
+            region: config.region,
+            runtimeVersionArn: (runtime) => formatRuntimeVersionArn(config.region, runtime),
+            freezeWhenIdle: config.freezeIdle,
+          },
+          target,
+        ),
+      clock,
+      log,
+      maxPerVersion: config.environmentsPerVersion,
+      keepAliveMs: config.keepAliveMs,
+    });
+    const invoke = new InvokeService({ pool, code, log });
     const app = createApiApp({
       partition,
       auth: {
@@ -62,6 +107,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       aliases: new AliasService({ store, functions }),
       layers: new LayerService({ store, code, clock, partition }),
       policies: new PolicyService({ store, functions }),
+      invoke,
       codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
       clock,
       log,
@@ -74,7 +120,9 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     return {
       url: `http://${host}:${port}`,
       secrets,
-      close: () => (closing ??= closeAll([store, { close: () => states.drain() }, { close: () => app.close() }])),
+      sandbox: sandbox.kind,
+      close: () =>
+        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, pool, { close: () => app.close() }])),
     };
   } catch (error) {
     await store.close();

@@ -3,6 +3,7 @@
  * `name`, `name:qualifier`, `account:function:name[:qualifier]`, and the full ARN
  * (LAMBDA_REFERENCE §1.1). Pure: parse errors are returned, the API layer words them.
  */
+import { createHash } from 'node:crypto';
 
 export interface Partition {
   region: string;
@@ -100,4 +101,9 @@ export function parseLayerName(input: string): { layerName: string; region?: str
   const m = LAYER_ARN.exec(input);
   if (m) return { region: m[1], accountId: m[2], layerName: m[3]! };
   return LAYER_NAME.test(input) ? { layerName: input } : undefined;
+}
+
+/** A stable runtime-version ARN per runtime id, shaped as AWS's (`arn:aws:lambda:<region>::runtime:<64 hex>`). */
+export function formatRuntimeVersionArn(region: string, runtime: string): string {
+  return `arn:${arnPartition(region)}:lambda:${region}::runtime:${createHash('sha256').update(`kindling:${runtime}`).digest('hex')}`;
 }

@@ -124,6 +124,7 @@ export interface Store {
   policies: PolicyStore;
   layers: LayerStore;
   references: CodeReferences;
+  logs: LogStore;
   close(): Promise<void>;
 }
 
@@ -142,4 +143,46 @@ export interface BlobStore {
   list(): Promise<string[]>;
   /** Removes temp files left by a crash; returns how many. */
   sweepTemporaryFiles(): Promise<number>;
+}
+
+/** One function log event (a line of its output or a platform line), as CloudWatch Logs would hold it. */
+export interface LogEventRecord {
+  accountId: string;
+  functionName: string;
+  group: string;
+  stream: string;
+  timestampMs: number;
+  message: string;
+}
+
+/**
+ * What an event costs against a function's log cap: its UTF-8 bytes plus a fixed overhead per event, as CloudWatch
+ * Logs counts event size, so a flood of empty lines is bounded too.
+ */
+export const LOG_EVENT_OVERHEAD_BYTES = 26;
+
+export function logEventBytes(message: string): number {
+  return Buffer.byteLength(message, 'utf8') + LOG_EVENT_OVERHEAD_BYTES;
+}
+
+/** Function logs. Events keep the order they were appended in (across calls), whatever their timestamps. */
+export interface LogStore {
+  /** Appends the events in order, in one transaction. */
+  appendEvents(events: readonly LogEventRecord[]): Promise<void>;
+  /** Deletes the oldest events of the function until its stored bytes are at most maxBytes. Returns bytes deleted. */
+  enforceCap(accountId: string, functionName: string, maxBytes: number): Promise<number>;
+  /** Sum of logEventBytes over the function's stored events. */
+  storedBytes(accountId: string, functionName: string): Promise<number>;
+  /**
+   * Oldest first (append order); for tests, `kindling logs` and (later) the CloudWatch Logs API. afterMs keeps
+   * only events with a timestamp strictly after it.
+   */
+  listEvents(
+    accountId: string,
+    group: string,
+    options: { stream?: string; limit: number; afterMs?: number },
+  ): Promise<LogEventRecord[]>;
+  /** The group's stream names that hold events, by name. */
+  listStreams(accountId: string, group: string): Promise<string[]>;
+  deleteFunctionLogs(accountId: string, functionName: string): Promise<void>;
 }

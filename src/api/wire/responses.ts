@@ -1,7 +1,6 @@
 /** Domain → AWS wire shapes. The only place PascalCase response members are built. */
-import { createHash } from 'node:crypto';
 import type { Partition } from '../../model/arn.js';
-import { arnPartition, formatFunctionArn, formatLayerArn, formatLayerVersionArn } from '../../model/arn.js';
+import { formatFunctionArn, formatRuntimeVersionArn, formatLayerArn, formatLayerVersionArn } from '../../model/arn.js';
 import type { Alias, FunctionVersion, LayerVersion } from '../../model/function.js';
 
 /** Lambda's `Timestamp` strings: `2019-08-14T22:26:11.234+0000`. */
@@ -62,18 +61,13 @@ export function toFunctionConfiguration(v: FunctionVersion, p: Partition, option
   out.Architectures = s.architectures;
   out.EphemeralStorage = { Size: s.ephemeralStorageMb };
   out.SnapStart = { ApplyOn: s.snapStartApplyOn, OptimizationStatus: 'Off' };
-  if (!options.forList) out.RuntimeVersionConfig = { RuntimeVersionArn: runtimeVersionArn(p, s.runtime) };
+  if (!options.forList) out.RuntimeVersionConfig = { RuntimeVersionArn: formatRuntimeVersionArn(p.region, s.runtime) };
   const logging: Record<string, unknown> = { LogFormat: s.loggingConfig.logFormat };
   if (s.loggingConfig.applicationLogLevel !== undefined) logging.ApplicationLogLevel = s.loggingConfig.applicationLogLevel;
   if (s.loggingConfig.systemLogLevel !== undefined) logging.SystemLogLevel = s.loggingConfig.systemLogLevel;
   logging.LogGroup = s.loggingConfig.logGroup;
   out.LoggingConfig = logging;
   return out;
-}
-
-/** A stable id per runtime, shaped as AWS's runtime version ARNs are. */
-function runtimeVersionArn(p: Partition, runtime: string): string {
-  return `arn:${arnPartition(p.region)}:lambda:${p.region}::runtime:${createHash('sha256').update(`kindling:${runtime}`).digest('hex')}`;
 }
 
 export function toAliasConfiguration(a: Alias, p: Partition): Record<string, unknown> {

@@ -109,6 +109,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX layer_versions_by_code ON layer_versions (code_sha256_hex);
     `,
   },
+  {
+    version: 2,
+    name: 'log-events',
+    sql: `
+      -- Function logs. seq is the global append order (AUTOINCREMENT: never reused, even after the newest rows are
+      -- deleted), so a log group shared by several functions still reads in order. No foreign key to functions:
+      -- an environment may still flush lines of a function being deleted, and losing them must not fail the batch.
+      CREATE TABLE log_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        log_group TEXT NOT NULL,
+        log_stream TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        -- logEventBytes(message): what the event counts against the function's cap.
+        bytes INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX log_events_by_function ON log_events (account_id, function_name, seq);
+      CREATE INDEX log_events_by_stream ON log_events (account_id, log_group, log_stream, seq);
+      CREATE INDEX log_events_by_group ON log_events (account_id, log_group, seq);
+
+      -- Sum of log_events.bytes per function, kept in the same transactions, so the cap check after every batch
+      -- is one key lookup however many events the function has.
+      CREATE TABLE log_function_bytes (
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        stored_bytes INTEGER NOT NULL,
+        PRIMARY KEY (account_id, function_name)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

@@ -17,6 +17,7 @@ import {
   type CodeReferences,
   type FunctionStore,
   type LayerStore,
+  type LogStore,
   type Page,
   type PageRequest,
   type PolicyStore,
@@ -24,6 +25,7 @@ import {
 } from '../store.js';
 import { applyMigrations } from './migrations.js';
 import { SqliteFunctionStore } from './sqlite-function-store.js';
+import { SqliteLogStore } from './sqlite-log-store.js';
 import { checkRevision, notFound, toStoreError, type Transactions } from './transactions.js';
 import { decodeMarker, encodeMarker, pageLimit, toPage } from './paging.js';
 import {
@@ -44,6 +46,7 @@ export class SqliteStore implements Store {
   readonly policies: PolicyStore;
   readonly layers: LayerStore;
   readonly references: CodeReferences;
+  readonly logs: LogStore;
   readonly #db: Database.Database;
 
   private constructor(db: Database.Database) {
@@ -60,6 +63,7 @@ export class SqliteStore implements Store {
     this.policies = new SqlitePolicyStore(tx, sql);
     this.layers = new SqliteLayerStore(tx, sql);
     this.references = new SqliteCodeReferences(tx, sql);
+    this.logs = new SqliteLogStore(tx, db);
   }
 
   /** Opens (creating the file and its parent directory if needed) and migrates the database at path. */

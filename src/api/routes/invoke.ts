@@ -1,0 +1,98 @@
+/** Invoke (RequestResponse and DryRun): LAMBDA_REFERENCE §1.5. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_SYNC_PAYLOAD_BYTES } from '../../model/limits.js';
+import type { ApiDeps } from '../server.js';
+import { ApiError } from '../wire/errors.js';
+import { functionTarget } from './targets.js';
+
+/** X-Amz-Client-Context is at most 3,583 bytes of base64 (LAMBDA_REFERENCE §6). */
+const MAX_CLIENT_CONTEXT_BYTES = 3583;
+
+export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { functions, invoke, partition } = deps;
+
+  app.post(
+    '/2015-03-31/functions/:FunctionName/invocations',
+    { config: { operation: 'Invoke', body: 'raw' }, bodyLimit: MAX_SYNC_PAYLOAD_BYTES },
+    async (request, reply) => {
+      const target = functionTarget(request, partition);
+      const invocationType = header(request, 'x-amz-invocation-type') ?? 'RequestResponse';
+      if (invocationType !== 'RequestResponse' && invocationType !== 'Event' && invocationType !== 'DryRun') {
+        throw new ApiError(
+          'ValidationException',
+          `1 validation error detected: Value '${invocationType}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]`,
+        );
+      }
+      const logType = header(request, 'x-amz-log-type') ?? 'None';
+      if (logType !== 'None' && logType !== 'Tail') {
+        throw new ApiError('ValidationException', `1 validation error detected: Value '${logType}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]`);
+      }
+      const clientContext = decodeClientContext(header(request, 'x-amz-client-context'));
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const payload = raw.length === 0 ? Buffer.from('{}') : checkJson(raw);
+      const resolved = await functions.resolve(request.accountId, target.functionName, target.qualifier);
+      const { version } = resolved;
+      if (version.state !== 'Active') {
+        throw new ApiError(
+          'ResourceConflictException',
+          `The operation cannot be performed at this time. The function is currently in the following state: ${version.state}`,
+        );
+      }
+      if (invocationType === 'DryRun') {
+        void reply.status(204);
+        return null;
+      }
+      if (invocationType === 'Event') {
+        throw new ApiError('InvalidParameterValueException', 'Kindling does not run asynchronous (Event) invocations yet; invoke with RequestResponse.');
+      }
+      const result = await invoke.invoke({
+        version,
+        requestId: request.id,
+        invokedFunctionArn: functions.arn(target.functionName, target.qualifier),
+        payload,
+        ...(clientContext === undefined ? {} : { clientContext }),
+        wantTail: logType === 'Tail',
+      });
+      void reply.status(200).header('content-type', 'application/json').header('x-amz-executed-version', result.executedVersion);
+      if (result.kind === 'error') void reply.header('x-amz-function-error', 'Unhandled');
+      if (result.logTail !== undefined) void reply.header('x-amz-log-result', Buffer.from(result.logTail).toString('base64'));
+      return reply.send(result.payload);
+    },
+  );
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function checkJson(raw: Buffer): Buffer {
+  try {
+    JSON.parse(raw.toString('utf8'));
+    return raw;
+  } catch (error) {
+    throw new ApiError(
+      'InvalidRequestContentException',
+      `Could not parse request body into json: Could not parse payload into json: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Base64 on the wire; the runtime gets the decoded JSON text (Lambda-Runtime-Client-Context). */
+function decodeClientContext(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const invalid = () => new ApiError('InvalidRequestContentException', 'Client context must be a valid Base64-encoded JSON object.');
+  if (value.length > MAX_CLIENT_CONTEXT_BYTES) {
+    throw new ApiError('InvalidRequestContentException', `Client context must be at most ${MAX_CLIENT_CONTEXT_BYTES} bytes of Base64.`);
+  }
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value)) throw invalid();
+  const bytes = Buffer.from(value, 'base64');
+  try {
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid();
+  } catch {
+    throw invalid();
+  }
+  // HTTP header values are bytes: latin1 carries the UTF-8 JSON through to the runtime unchanged.
+  return bytes.toString('latin1');
+}

@@ -1,0 +1,105 @@
+// Kindling's runtime for nodejs20.x. Started inside the sandbox as `/usr/bin/node [heap flags] /var/runtime/index.mjs`
+// with cwd /var/task and Lambda's environment (LAMBDA_REFERENCE §4.1); imports only node: builtins and its own files.
+//
+// Init: patch the console, install globalThis.awslambda, load _HANDLER from LAMBDA_TASK_ROOT. A load failure is logged
+// as "Uncaught Exception", posted to /runtime/init/error and ends the process (129; 128 for an unhandled rejection),
+// as Lambda's runtime does; the platform reports it to the pending invoke.
+// Then: GET /next → run the handler → POST the answer → GET /next, one invocation at a time.
+import { functionSettings } from './context.mjs';
+import { setLogContext, patchConsole } from './console-patch.mjs';
+import { errorTypeHeader, formatForLog, NodeJsExit, toErrorPayload, UnhandledPromiseRejection } from './errors.mjs';
+import { loadHandler } from './handler-loader.mjs';
+import { Invocation, runBeforeExitAction, STREAMING } from './invocation.mjs';
+import { RuntimeClient } from './runtime-client.mjs';
+
+const EXIT_UNCAUGHT_EXCEPTION = 129;
+const EXIT_UNHANDLED_REJECTION = 128;
+const EXIT_RUNTIME_API_GONE = 1;
+
+const env = process.env;
+if (!env.AWS_LAMBDA_RUNTIME_API) {
+  process.stderr.write('[runtime] AWS_LAMBDA_RUNTIME_API is not set\n');
+  process.exit(EXIT_RUNTIME_API_GONE);
+}
+const client = new RuntimeClient(env.AWS_LAMBDA_RUNTIME_API);
+const settings = functionSettings(env);
+
+/** The invocation uncaught errors are reported against; undefined during init (they go to /init/error). */
+let currentRequestId;
+let initializing = true;
+let dying = false;
+
+patchConsole(env.AWS_LAMBDA_LOG_FORMAT, env.AWS_LAMBDA_LOG_LEVEL);
+if (env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA !== 'true' && env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA !== '1') {
+  globalThis.awslambda = {
+    /** Marks a streaming handler; invoking one answers Runtime.StreamingNotSupported until streaming is served. */
+    streamifyResponse(handler) {
+      handler[STREAMING] = 'response';
+      return handler;
+    },
+  };
+}
+
+process.on('uncaughtException', (error) => die('Uncaught Exception', error, EXIT_UNCAUGHT_EXCEPTION));
+process.on('unhandledRejection', (reason, promise) => {
+  const error = new UnhandledPromiseRejection(reason, promise);
+  die('Unhandled Promise Rejection', error, EXIT_UNHANDLED_REJECTION);
+});
+process.on('beforeExit', () => {
+  // During init the loop only drains when the handler module awaits (top level) something that can never settle.
+  if (initializing) {
+    initializing = false;
+    const error = new NodeJsExit('The handler module\'s top-level await never settled: the event loop is empty');
+    die('Uncaught Exception', error, EXIT_UNCAUGHT_EXCEPTION);
+    return;
+  }
+  runBeforeExitAction();
+});
+
+main();
+
+async function main() {
+  let handler;
+  try {
+    handler = await loadHandler(env.LAMBDA_TASK_ROOT ?? process.cwd(), env._HANDLER);
+  } catch (error) {
+    die('Uncaught Exception', error, EXIT_UNCAUGHT_EXCEPTION);
+    return;
+  }
+  initializing = false;
+  try {
+    for (;;) {
+      const next = await client.next();
+      const headers = next.headers;
+      currentRequestId = headers['lambda-runtime-aws-request-id'];
+      if (currentRequestId === undefined) throw new Error('GET /next answered without Lambda-Runtime-Aws-Request-Id');
+      setLogContext(currentRequestId, headers['lambda-runtime-aws-tenant-id']);
+      const traceId = headers['lambda-runtime-trace-id'];
+      if (traceId === undefined) delete env._X_AMZN_TRACE_ID;
+      else env._X_AMZN_TRACE_ID = traceId;
+      const invocation = new Invocation(client, settings, next);
+      invocation.run(handler, next.body);
+      await invocation.finished;
+    }
+  } catch (error) {
+    // The Runtime API is gone (or broke the protocol): nothing to report to; the platform sees the exit.
+    process.stderr.write(`[runtime] ${error?.stack ?? error}\n`);
+    process.exit(EXIT_RUNTIME_API_GONE);
+  }
+}
+
+/**
+ * Logs `<label> \t{…}`, posts the error for the current invocation (or as the init error) and exits. The exit comes
+ * after the post whatever its outcome: the platform learns of the failure from the post, or from the exit.
+ */
+function die(label, error, exitCode) {
+  if (dying) return;
+  dying = true;
+  console.error(label, formatForLog(error));
+  const payload = toErrorPayload(error);
+  const type = errorTypeHeader(payload.errorType);
+  const posting = currentRequestId === undefined
+    ? client.postInitError(payload, type)
+    : client.postError(currentRequestId, payload, type);
+  posting.then(() => process.exit(exitCode), () => process.exit(exitCode));
+}

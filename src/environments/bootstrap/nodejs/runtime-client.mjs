@@ -1,0 +1,84 @@
+// The Runtime API 2018-06-01 client (LAMBDA_REFERENCE §3.1): plain HTTP/1.1 on one kept-alive connection.
+import http from 'node:http';
+
+const PREFIX = '/2018-06-01/runtime';
+
+/** Thrown when the Runtime API cannot be reached or answers /next with anything but 200: the runtime must exit. */
+export class RuntimeApiUnavailable extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'RuntimeApiUnavailable';
+  }
+}
+
+export class RuntimeClient {
+  #agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  #hostname;
+  #port;
+
+  /** @param address AWS_LAMBDA_RUNTIME_API: 'host:port' ('[v6]:port' too), no scheme, no path. */
+  constructor(address) {
+    const colon = address.lastIndexOf(':');
+    const host = colon === -1 ? address : address.slice(0, colon);
+    this.#hostname = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+    this.#port = colon === -1 ? 80 : Number(address.slice(colon + 1));
+  }
+
+  /** Long-polls for the next event (no timeout: the sandbox may be frozen while waiting). → { headers, body } */
+  async next() {
+    const res = await this.#send('GET', `${PREFIX}/invocation/next`, undefined, undefined);
+    if (res.status !== 200) {
+      throw new RuntimeApiUnavailable(`GET /runtime/invocation/next answered ${res.status}: ${res.body}`);
+    }
+    return res;
+  }
+
+  /** Posts an already serialised JSON result. */
+  postResponse(requestId, json) {
+    return this.#post(`${PREFIX}/invocation/${encodeURIComponent(requestId)}/response`, json, undefined);
+  }
+
+  /** Posts {errorType, errorMessage, trace} for one invocation. */
+  postError(requestId, payload, errorType) {
+    return this.#post(`${PREFIX}/invocation/${encodeURIComponent(requestId)}/error`, JSON.stringify(payload), errorType);
+  }
+
+  postInitError(payload, errorType) {
+    return this.#post(`${PREFIX}/init/error`, JSON.stringify(payload), errorType);
+  }
+
+  async #post(path, body, errorType) {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    if (errorType !== undefined) headers['lambda-runtime-function-error-type'] = errorType;
+    const res = await this.#send('POST', path, headers, body);
+    // 413 is the platform's to report (Function.ResponseSizeTooLarge); a 5xx means the container is broken.
+    if (res.status >= 500) throw new RuntimeApiUnavailable(`POST ${path.slice(PREFIX.length)} answered ${res.status}: ${res.body}`);
+    if (res.status >= 300 && res.status !== 413) {
+      process.stderr.write(`[runtime] POST ${path.slice(PREFIX.length)} answered ${res.status}: ${res.body}\n`);
+    }
+  }
+
+  #send(method, path, headers, body) {
+    return new Promise((resolve, reject) => {
+      const attempt = (retried) => {
+        const req = http.request({ agent: this.#agent, hostname: this.#hostname, port: this.#port, method, path, headers });
+        req.on('response', (res) => {
+          const chunks = [];
+          res.on('data', (chunk) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = chunks.length === 1 ? chunks[0].toString() : Buffer.concat(chunks).toString();
+            resolve({ status: res.statusCode, headers: res.headers, body: text });
+          });
+          res.on('error', (error) => reject(new RuntimeApiUnavailable(`${method} ${path}: ${error.message}`, { cause: error })));
+        });
+        req.on('error', (error) => {
+          // The server may close an idle kept-alive connection just as it is reused: one retry on a fresh one.
+          if (!retried && req.reusedSocket && error.code === 'ECONNRESET') attempt(true);
+          else reject(new RuntimeApiUnavailable(`${method} ${path}: ${error.message}`, { cause: error }));
+        });
+        req.end(body);
+      };
+      attempt(false);
+    });
+  }
+}

@@ -1,0 +1,1 @@
+"""The pieces of Kindling's python runtime client; bootstrap.py is the entry point."""

@@ -1,0 +1,113 @@
+"""Init (import the handler) then the invocation loop: GET /next, call the handler, POST the answer."""
+
+import decimal
+import json
+import os
+import sys
+
+from .context import LambdaContext
+from .errors import MARSHAL_ERROR, UNMARSHAL_ERROR, FaultError, exception_result
+from .handler_loader import load_handler, prepare_import_path
+from .logs import InvocationState, configure_logging, write_error_result
+from .runtime_api import RuntimeApiClient, RuntimeApiError
+
+
+def main():
+    _write_through(sys.stdout)
+    _write_through(sys.stderr)
+    env = os.environ
+    address = env.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        sys.stderr.write("[kindling] AWS_LAMBDA_RUNTIME_API is not set\n")
+        return 1
+    api = RuntimeApiClient(address)
+    try:
+        return _run(api, env)
+    except RuntimeApiError as e:
+        # The platform closed the API (environment shutting down) or is broken: nothing left to do.
+        sys.stderr.write("[kindling] %s\n" % e)
+        return 1
+
+
+def _run(api, env):
+    prepare_import_path(env.get("LAMBDA_TASK_ROOT") or os.getcwd())
+    log_format = configure_logging(env)
+    handler_name = sys.argv[1] if len(sys.argv) > 1 else env.get("_HANDLER", "")
+
+    init_error = None
+    try:
+        handler = load_handler(handler_name)
+    except FaultError as e:
+        init_error = e.result("")
+    except Exception as e:  # an exception raised by the module's own top-level code
+        init_error = exception_result(e, "")
+    if init_error is not None:
+        write_error_result(init_error, log_format)
+        api.post_init_error(init_error)
+        return 1
+
+    while True:
+        invocation = api.next_invocation()
+        InvocationState.request_id = invocation.request_id
+        InvocationState.tenant_id = invocation.tenant_id
+        if invocation.trace_id:
+            os.environ["_X_AMZN_TRACE_ID"] = invocation.trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        _invoke(api, handler, invocation, log_format)
+
+
+def _invoke(api, handler, invocation, log_format):
+    # SystemExit and KeyboardInterrupt are not caught: sys.exit() in a handler ends the process, and the
+    # platform reports the exit.
+    try:
+        context = LambdaContext(invocation)
+        event = _decode_event(invocation)
+        body, content_type = _encode_result(handler(event, context))
+    except FaultError as e:
+        error = e.result(invocation.request_id)
+    except Exception as e:
+        error = exception_result(e, invocation.request_id)
+    else:
+        api.post_response(invocation.request_id, body, content_type)
+        return
+    # Logged before the post, so the line lands in this invocation's log ahead of END/REPORT.
+    write_error_result(error, log_format)
+    api.post_error(invocation.request_id, error)
+
+
+def _decode_event(invocation):
+    # The platform always sends JSON; a missing Content-Type is read as JSON too.
+    if invocation.content_type not in (None, "", "application/json"):
+        return invocation.body
+    try:
+        return json.loads(invocation.body)
+    except ValueError as e:
+        raise FaultError(UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % e) from None
+
+
+def _encode_result(result):
+    if isinstance(result, bytes):
+        return result, "application/unknown"
+    try:
+        return json.dumps(result, default=_json_default).encode("utf-8"), "application/json"
+    except Exception as e:  # TypeError, circular references, recursion depth: all unmarshallable
+        raise FaultError(MARSHAL_ERROR, "Unable to marshal response: %s" % e) from None
+
+
+def _json_default(value):
+    # DynamoDB hands out Decimals; Lambda serialises them as JSON numbers.
+    if isinstance(value, decimal.Decimal):
+        if value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        return float(value)
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+
+def _write_through(stream):
+    # Output must reach the platform before the answer is posted. The platform starts us with -u
+    # (nothing buffered); without it, line buffering still flushes every print() and log record.
+    try:
+        stream.reconfigure(line_buffering=True, write_through=True)
+    except (AttributeError, ValueError):
+        pass

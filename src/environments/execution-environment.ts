@@ -1,0 +1,386 @@
+/**
+ * One execution environment: a sandboxed runtime for one function version, one invocation at a time, reused while
+ * warm (ARCHITECTURE.md "The life of a synchronous invocation", steps 4–6). It owns its sandbox process, its Runtime
+ * API listener and its log stream, and closes all three.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FunctionVersion } from '../model/function.js';
+import type { InvocationResult } from '../model/invocation.js';
+import { CUSTOM_BOOTSTRAP_PATHS, findRuntime, type RuntimeRow } from '../model/runtimes.js';
+import type { Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import { EnvironmentLog } from '../logs/environment-log.js';
+import type { LogSink } from '../logs/log-sink.js';
+import { newLogStreamName } from '../logs/log-stream-name.js';
+import {
+  billedDurationMs,
+  formatEndLine,
+  formatInitReportLine,
+  formatInitStartLine,
+  formatReportLine,
+  formatStartLine,
+  formatTimeoutLine,
+} from '../logs/platform-lines.js';
+import { createRuntimeApi, type InvocationOutcome, type RuntimeApi } from '../runtime-api/server.js';
+import { buildEnvironmentVariables, nodeHeapFlags } from './env-vars.js';
+import { EnvironmentError } from './errors.js';
+import {
+  initTimedOut,
+  invalidEntrypoint,
+  responseTooLarge,
+  runtimeExited,
+  timedOut,
+  type FunctionErrorDocument,
+} from './function-errors.js';
+import type { Sandbox, SandboxExit, SandboxProcess } from './sandbox.js';
+
+export type EnvironmentState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' | 'failed';
+
+const TRANSITIONS: Record<EnvironmentState, readonly EnvironmentState[]> = {
+  starting: ['ready', 'failed', 'stopping'],
+  ready: ['busy', 'stopping'],
+  busy: ['ready', 'stopping'],
+  failed: ['busy', 'stopping'],
+  stopping: ['stopped'],
+  stopped: [],
+};
+
+/** Lambda's runtime response limit: 6 MiB + 100 bytes (RIE MaxPayloadSize). */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+const TAIL_BYTES = 4096;
+
+export interface ExecutionEnvironmentDeps {
+  sandbox: Sandbox;
+  logSink: LogSink;
+  clock: Clock;
+  log: Logger;
+  /** Host directory holding our bootstraps (src/environments/bootstrap): <root>/nodejs, <root>/python. */
+  bootstrapRoot: string;
+  initTimeoutMs: number;
+  region: string;
+  /** The runtime-version ARN shown in INIT_START (same as GetFunction's RuntimeVersionConfig). */
+  runtimeVersionArn(runtime: string): string;
+  /** Freeze idle environments (no CPU while waiting, as Lambda does). */
+  freezeWhenIdle: boolean;
+}
+
+export interface EnvironmentTarget {
+  version: FunctionVersion;
+  /** Host directories of the unpacked code and the merged layers. */
+  codeDir: string;
+  optDir?: string;
+  initializationType: 'on-demand' | 'provisioned-concurrency';
+}
+
+export interface InvokeRequest {
+  requestId: string;
+  payload: Buffer;
+  invokedFunctionArn: string;
+  clientContext?: string;
+  wantTail: boolean;
+}
+
+export interface EnvironmentInvocation {
+  result: InvocationResult;
+  /** Whether this invocation paid the init (the first one of the environment). */
+  cold: boolean;
+}
+
+/** Why an environment could not initialise; the invocation that waited for it receives this. */
+type InitFailure = { kind: 'document'; doc: FunctionErrorDocument } | { kind: 'timeout' } | { kind: 'exit'; exit: SandboxExit };
+
+export class ExecutionEnvironment {
+  readonly id: string;
+  readonly target: EnvironmentTarget;
+  readonly logStreamName: string;
+  #state: EnvironmentState = 'starting';
+  readonly #deps: ExecutionEnvironmentDeps;
+  readonly #log: EnvironmentLog;
+  #api: RuntimeApi | undefined;
+  #process: SandboxProcess | undefined;
+  #socketDir: string | undefined;
+  #initDurationMs = 0;
+  #initFailure: InitFailure | undefined;
+  /** Collects the init's output; handed to the first invocation when the init failed. */
+  #initTail: ReturnType<EnvironmentLog['beginInvocation']> | undefined;
+  #invocations = 0;
+  #frozen: Promise<boolean> = Promise.resolve(false);
+  #destroyed: Promise<void> | undefined;
+  #lastUsedMs: number;
+
+  private constructor(deps: ExecutionEnvironmentDeps, target: EnvironmentTarget) {
+    this.#deps = deps;
+    this.target = target;
+    this.id = `e${randomBytes(8).toString('hex')}`;
+    const now = new Date(deps.clock.now());
+    this.logStreamName = newLogStreamName(target.version.version, now);
+    this.#lastUsedMs = now.getTime();
+    const v = target.version;
+    this.#log = new EnvironmentLog({
+      sink: deps.logSink,
+      group: v.settings.loggingConfig.logGroup,
+      stream: this.logStreamName,
+      accountId: v.accountId,
+      functionName: v.functionName,
+      clock: deps.clock,
+    });
+  }
+
+  /** Starts the sandbox and waits for the runtime's init (its first /next), bounded by the init timeout. */
+  static async start(deps: ExecutionEnvironmentDeps, target: EnvironmentTarget): Promise<ExecutionEnvironment> {
+    const env = new ExecutionEnvironment(deps, target);
+    try {
+      await env.#init();
+    } catch (error) {
+      await env.destroy();
+      throw error;
+    }
+    return env;
+  }
+
+  get state(): EnvironmentState {
+    return this.#state;
+  }
+
+  get lastUsedMs(): number {
+    return this.#lastUsedMs;
+  }
+
+  /** Whether it can take another invocation (healthy and idle). */
+  get isReusable(): boolean {
+    return this.#state === 'ready';
+  }
+
+  async invoke(request: InvokeRequest): Promise<EnvironmentInvocation> {
+    const cold = this.#invocations === 0;
+    this.#invocations += 1;
+    this.#transition('busy');
+    const { clock } = this.#deps;
+    const version = this.target.version;
+    const timeoutMs = version.settings.timeoutSeconds * 1000;
+    if (await this.#frozen) await this.#process?.thaw();
+    this.#frozen = Promise.resolve(false);
+    // A failed init's output (the runtime's own error report, INIT_REPORT) belongs to the invocation that receives
+    // the failure, as on Lambda, where the init is retried inside it; otherwise the tail starts at START.
+    const tail = this.#initTail ?? this.#log.beginInvocation();
+    this.#initTail = undefined;
+    this.#log.platform(formatStartLine(request.requestId, version.version));
+    const started = clock.now();
+    const startedPrecise = performance.now();
+
+    let doc: FunctionErrorDocument | undefined;
+    let payload: Buffer | undefined;
+    let healthy = true;
+    let status: 'timeout' | 'error' | undefined;
+    if (this.#initFailure) {
+      doc = this.#initFailureDocument(request.requestId, this.#initFailure);
+      healthy = false;
+      status = this.#initFailure.kind === 'timeout' ? 'timeout' : 'error';
+    } else {
+      const outcome = await this.#runInvocation(request, started + timeoutMs);
+      if (outcome.kind === 'timeout') {
+        this.#log.platform(formatTimeoutLine(request.requestId, timeoutMs, new Date(clock.now())));
+        doc = timedOut(request.requestId, timeoutMs);
+        healthy = false;
+        status = 'timeout';
+      } else if (outcome.kind === 'exit') {
+        doc = runtimeExited(request.requestId, outcome.exit);
+        healthy = false;
+        status = 'error';
+      } else if (outcome.kind === 'response') {
+        payload = outcome.payload;
+      } else if (outcome.kind === 'too-large') {
+        doc = responseTooLarge(MAX_RESPONSE_BYTES);
+      } else {
+        doc = { errorType: outcome.errorType, payload: outcome.payload };
+      }
+    }
+    const durationMs = performance.now() - startedPrecise;
+    await this.#log.settle();
+    const initDurationMs = cold ? this.#initDurationMs : undefined;
+    const memorySizeMb = version.settings.memorySizeMb;
+    this.#log.platform(formatEndLine(request.requestId));
+    this.#log.platform(
+      formatReportLine({
+        requestId: request.requestId,
+        durationMs,
+        billedDurationMs: billedDurationMs(durationMs, initDurationMs),
+        memorySizeMb,
+        maxMemoryUsedMb: await this.#maxMemoryUsedMb(memorySizeMb),
+        ...(initDurationMs === undefined ? {} : { initDurationMs }),
+        ...(status === undefined ? {} : { status }),
+        ...(status === 'error' && doc !== undefined ? { errorType: doc.errorType } : {}),
+      }),
+    );
+    const logTail = request.wantTail ? tail.tail(TAIL_BYTES) : undefined;
+    tail.end();
+    this.#lastUsedMs = clock.now();
+    const base = { executedVersion: version.version, ...(logTail === undefined ? {} : { logTail }) };
+    const result: InvocationResult =
+      doc === undefined ? { kind: 'success', payload: payload ?? Buffer.from('null'), ...base } : { kind: 'error', errorType: doc.errorType, payload: doc.payload, ...base };
+    if (healthy) {
+      this.#transition('ready');
+      this.#scheduleFreeze();
+    } else {
+      // Lambda resets only the runtime and keeps /tmp; Kindling replaces the whole environment (README: deviations).
+      void this.destroy();
+    }
+    return { result, cold };
+  }
+
+  /** Kills the sandbox, closes the Runtime API and the log stream. Idempotent. */
+  destroy(): Promise<void> {
+    this.#destroyed ??= (async () => {
+      if (this.#state !== 'stopped') this.#state = 'stopping';
+      const steps: Promise<unknown>[] = [];
+      if (this.#process) steps.push(this.#process.destroy());
+      if (this.#api) steps.push(this.#api.close());
+      await Promise.allSettled(steps);
+      await this.#log.close().catch(() => {});
+      if (this.#socketDir) await rm(this.#socketDir, { recursive: true, force: true }).catch(() => {});
+      this.#state = 'stopped';
+    })();
+    return this.#destroyed;
+  }
+
+  async #init(): Promise<void> {
+    const { sandbox } = this.#deps;
+    const version = this.target.version;
+    const runtime = findRuntime(version.settings.runtime);
+    if (!runtime) throw new EnvironmentError('ERR_ENV_SPAWN_FAILED', `runtime ${version.settings.runtime} has no row`);
+    const command = this.#command(runtime);
+    this.#initTail = this.#log.beginInvocation();
+    this.#log.platform(formatInitStartLine(runtime.runtimeVersion, this.#deps.runtimeVersionArn(runtime.id)));
+    const initStarted = performance.now();
+    if (!command) {
+      this.#initFailure = { kind: 'document', doc: invalidEntrypoint(CUSTOM_BOOTSTRAP_PATHS) };
+      this.#state = 'failed';
+      return;
+    }
+    if (sandbox.runtimeApiTransport === 'unix') {
+      this.#socketDir = join(sandbox.socketRoot, this.id);
+      await mkdir(this.#socketDir, { mode: 0o700 });
+      this.#api = await createRuntimeApi({ listen: { socketPath: join(this.#socketDir, 'rapi.sock') }, maxResponseBytes: MAX_RESPONSE_BYTES });
+    } else {
+      this.#api = await createRuntimeApi({ listen: { port: 0 }, maxResponseBytes: MAX_RESPONSE_BYTES });
+    }
+    const env = buildEnvironmentVariables(version, runtime, {
+      region: this.#deps.region,
+      logStreamName: this.logStreamName,
+      runtimeApi: sandbox.runtimeApiAddress(this.#api.address),
+      initializationType: this.target.initializationType,
+    });
+    const argv = runtime.heapFlags ? [command[0]!, ...nodeHeapFlags(version.settings.memorySizeMb, env.NODE_OPTIONS), ...command.slice(1)] : command;
+    const memoryMb = version.settings.memorySizeMb;
+    this.#process = await sandbox.start({
+      id: this.id,
+      codeDir: this.target.codeDir,
+      ...(this.target.optDir === undefined ? {} : { optDir: this.target.optDir }),
+      ...(runtime.bootstrapDir === undefined ? {} : { runtimeDir: join(this.#deps.bootstrapRoot, runtime.bootstrapDir) }),
+      command: [...argv],
+      env,
+      ...(sandbox.runtimeApiTransport === 'unix' ? { runtimeApiSocket: this.#api.address } : {}),
+      limits: { memoryMb, cpuQuota: memoryMb / 1769, pidsMax: 1024, tmpMb: version.settings.ephemeralStorageMb },
+    });
+    this.#log.attach(this.#process.stdout);
+    this.#log.attach(this.#process.stderr);
+
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      this.#api.initialized,
+      this.#process.exited.then((exit) => ({ kind: 'exit' as const, exit })),
+      new Promise<{ kind: 'timeout' }>((resolve) => {
+        timer = setTimeout(() => resolve({ kind: 'timeout' }), this.#deps.initTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.#initDurationMs = performance.now() - initStarted;
+    if (outcome.kind === 'ready') {
+      this.#initTail?.end();
+      this.#initTail = undefined;
+      await this.#process.setCpuThrottled(true);
+      this.#transition('ready');
+      return;
+    }
+    await this.#log.settle();
+    if (outcome.kind === 'init-error') {
+      this.#log.platform(formatInitReportLine({ initDurationMs: this.#initDurationMs, phase: 'init', status: 'error', errorType: outcome.errorType }));
+      this.#initFailure = { kind: 'document', doc: { errorType: outcome.errorType, payload: outcome.payload } };
+    } else if (outcome.kind === 'timeout') {
+      this.#log.platform(formatInitReportLine({ initDurationMs: this.#initDurationMs, phase: 'init', status: 'timeout' }));
+      this.#initFailure = { kind: 'timeout' };
+    } else {
+      this.#log.platform(formatInitReportLine({ initDurationMs: this.#initDurationMs, phase: 'init', status: 'error', errorType: 'Runtime.ExitError' }));
+      this.#initFailure = { kind: 'exit', exit: outcome.exit };
+    }
+    this.#transition('failed');
+  }
+
+  /** argv inside the sandbox, or undefined when a custom runtime has no bootstrap. */
+  #command(runtime: RuntimeRow): readonly string[] | undefined {
+    if (runtime.command) return runtime.command;
+    if (existsSync(join(this.target.codeDir, 'bootstrap'))) return ['/var/task/bootstrap'];
+    if (this.target.optDir !== undefined && existsSync(join(this.target.optDir, 'bootstrap'))) return ['/opt/bootstrap'];
+    return undefined;
+  }
+
+  async #runInvocation(
+    request: InvokeRequest,
+    deadlineMs: number,
+  ): Promise<InvocationOutcome | { kind: 'timeout' } | { kind: 'exit'; exit: SandboxExit }> {
+    const api = this.#api!;
+    const process = this.#process!;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      api.invoke({
+        requestId: request.requestId,
+        deadlineMs,
+        invokedFunctionArn: request.invokedFunctionArn,
+        payload: request.payload,
+        ...(request.clientContext === undefined ? {} : { clientContext: request.clientContext }),
+      }),
+      process.exited.then((exit) => ({ kind: 'exit' as const, exit })),
+      new Promise<{ kind: 'timeout' }>((resolve) => {
+        timer = setTimeout(() => resolve({ kind: 'timeout' }), Math.max(0, deadlineMs - this.#deps.clock.now()));
+      }),
+    ]);
+    clearTimeout(timer);
+    if (outcome.kind === 'timeout' || outcome.kind === 'exit') api.abandon();
+    return outcome;
+  }
+
+  #initFailureDocument(requestId: string, failure: InitFailure): FunctionErrorDocument {
+    if (failure.kind === 'document') return failure.doc;
+    if (failure.kind === 'timeout') return initTimedOut(requestId, this.#deps.initTimeoutMs);
+    return runtimeExited(requestId, failure.exit);
+  }
+
+  async #maxMemoryUsedMb(memorySizeMb: number): Promise<number> {
+    const bytes = await this.#process?.maxMemoryUsedBytes().catch(() => 0);
+    const mb = Math.ceil((bytes ?? 0) / (1024 * 1024));
+    return Math.min(memorySizeMb, Math.max(1, mb));
+  }
+
+  /** Once the runtime is back in /next, the sandbox is frozen until the next invocation (no unmetered CPU). */
+  #scheduleFreeze(): void {
+    if (!this.#deps.freezeWhenIdle || !this.#api || !this.#process) return;
+    const api = this.#api;
+    const process = this.#process;
+    this.#frozen = api.whenIdle().then(async () => {
+      if (this.#state !== 'ready') return false;
+      await process.freeze();
+      return true;
+    }).catch(() => false);
+  }
+
+  #transition(next: EnvironmentState): void {
+    if (!TRANSITIONS[this.#state].includes(next)) {
+      throw new EnvironmentError('ERR_ENV_INVALID_STATE', `environment ${this.id} is ${this.#state}, cannot become ${next}`);
+    }
+    this.#state = next;
+  }
+}
