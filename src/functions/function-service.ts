@@ -27,6 +27,8 @@ export interface FunctionServiceDeps {
   states: FunctionStates;
   clock: Clock;
   partition: Partition;
+  /** Called after a function (version undefined) or one version was deleted: environments and logs go with it. */
+  onDeleted?: (accountId: string, functionName: string, version: string | undefined) => Promise<void>;
 }
 
 export interface CreateFunctionInput {
@@ -245,6 +247,7 @@ export class FunctionService {
       }
       if (!(await store.functions.deleteVersion(accountId, functionName, qualifier))) throw this.notFound(functionName, qualifier);
     }
+    await this.#deps.onDeleted?.(accountId, functionName, qualifier);
     await this.#deps.code.collectGarbage();
   }
 

@@ -8,6 +8,7 @@ import type { FunctionVersion } from '../model/function.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import type { EnvironmentTarget, ExecutionEnvironment } from '../environments/execution-environment.js';
+import { InvokeError } from './errors.js';
 
 export interface EnvironmentPoolDeps {
   start(target: EnvironmentTarget): Promise<ExecutionEnvironment>;
@@ -48,6 +49,8 @@ export class EnvironmentPool {
 
   /** A warm idle environment, or a new one (cold), or the next one released when the version is at its cap. */
   async acquire(target: EnvironmentTarget): Promise<ExecutionEnvironment> {
+    const closed = () => new InvokeError('ERR_INVOKE_SHUTTING_DOWN', 'the server is shutting down');
+    if (this.#closed) throw closed();
     const key = environmentKey(target.version);
     this.#retireStale(target.version, key);
     const slot = this.#slot(key);
@@ -62,6 +65,7 @@ export class EnvironmentPool {
     if (slot.active >= this.#deps.maxPerVersion) {
       const env = await new Promise<ExecutionEnvironment | undefined>((resolve) => slot.waiters.push(resolve));
       if (env) return env;
+      if (this.#closed) throw closed();
     }
     slot.active += 1;
     try {
@@ -105,6 +109,22 @@ export class EnvironmentPool {
     }, this.#deps.keepAliveMs);
     reaper.unref();
     this.#reapers.set(env, reaper);
+  }
+
+  /**
+   * A function (or one of its versions) was deleted: its idle environments stop now, busy ones when they finish.
+   */
+  async retire(accountId: string, functionName: string, version?: string): Promise<void> {
+    // Slot keys are account/function/version/code/revision; version keys are account/function/version.
+    const scope = version === undefined ? `${accountId}/${functionName}/` : `${accountId}/${functionName}/${version}/`;
+    for (const vkey of [...this.#current.keys()]) if (`${vkey}/`.startsWith(scope)) this.#current.delete(vkey);
+    const stopping: Promise<void>[] = [];
+    for (const [key, slot] of this.#slots) {
+      if (!key.startsWith(scope)) continue;
+      for (const env of slot.idle.splice(0)) stopping.push(this.#discard(env));
+      if (slot.active === 0 && slot.waiters.length === 0) this.#slots.delete(key);
+    }
+    await Promise.allSettled(stopping);
   }
 
   /** How many environments exist (starting, busy or idle). */

@@ -64,7 +64,18 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     const settled = await states.recover();
     if (recovered.temporary + recovered.blobs + recovered.trees + settled > 0) log.info({ ...recovered, settled }, 'recovered after an unclean stop');
 
-    const functions = new FunctionService({ store, code, states, clock, partition });
+    let pool: EnvironmentPool | undefined;
+    const functions = new FunctionService({
+      store,
+      code,
+      states,
+      clock,
+      partition,
+      onDeleted: async (accountId, functionName, version) => {
+        await pool?.retire(accountId, functionName, version);
+        if (version === undefined) await store.logs.deleteFunctionLogs(accountId, functionName);
+      },
+    });
     const sandbox = createSandbox(config.sandbox, { dataDir: config.dataDir, uidRange: config.uidRange });
     const reaped = await sandbox.reapStale();
     if (reaped > 0) log.info({ reaped }, 'removed environments left by an unclean stop');
@@ -72,7 +83,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       log.warn('KINDLING_SANDBOX=process: functions run as plain processes with the server\'s privileges and NO isolation');
     }
     const logSink = new BatchingLogSink({ store: store.logs, maxBytesPerFunction: config.logMaxBytesPerFunction, log });
-    const pool = new EnvironmentPool({
+    pool = new EnvironmentPool({
       start: (target) =>
         ExecutionEnvironment.start(
           {
@@ -94,6 +105,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       keepAliveMs: config.keepAliveMs,
     });
     const invoke = new InvokeService({ pool, code, log });
+    const environments = pool;
     const app = createApiApp({
       partition,
       auth: {
@@ -122,7 +134,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       secrets,
       sandbox: sandbox.kind,
       close: () =>
-        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, pool, { close: () => app.close() }])),
+        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, environments, { close: () => app.close() }])),
     };
   } catch (error) {
     await store.close();

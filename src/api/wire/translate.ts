@@ -16,6 +16,7 @@ const BY_CODE: Record<string, ApiErrorType> = {
   ERR_CODE_STORAGE_EXCEEDED: 'CodeStorageExceededException',
   ERR_NOT_IMPLEMENTED: 'InvalidParameterValueException',
   ERR_STORE_INVALID_MARKER: 'InvalidParameterValueException',
+  ERR_INVOKE_SHUTTING_DOWN: 'ServiceException',
 };
 
 const UNZIP_FAILED = 'Could not unzip uploaded file. Please check your file, then try to upload again.';

@@ -328,7 +328,7 @@ bwrapTest('another environment\'s socket directory is neither visible nor access
   assert.equal(dirA.mode & 0o777, 0o700);
 });
 
-bwrapTest('freeze stops a busy loop from using CPU and thaw resumes it', async (t) => {
+bwrapTest('freeze stops a busy loop from using CPU, thaw resumes it, and a frozen environment can be destroyed', async (t) => {
   const world = await makeWorld(t);
   const { environment } = await world.start({ command: sh('while :; do :; done') });
   await until(async () => (await environment.cpuTimeUs()) > 30_000, 'the loop has run');
@@ -338,6 +338,10 @@ bwrapTest('freeze stops a busy loop from using CPU and thaw resumes it', async (
   assert.equal(await environment.cpuTimeUs(), frozenAt);
   await environment.thaw();
   await until(async () => (await environment.cpuTimeUs()) > frozenAt + 30_000, 'the loop runs again');
+  await environment.freeze();
+  await environment.destroy();
+  assert.equal((await environment.exited).code, 137);
+  assert.deepEqual(await world.cgroups.listEnvironments(), []);
 });
 
 bwrapTest('setCpuThrottled(true) holds a busy loop to its cpuQuota', async (t) => {

@@ -98,7 +98,10 @@ v1Test('an environment is a child of kindling-<instance> in the memory, cpu, cpu
   assert.deepEqual([...cgroup.procsFiles].sort(), dirs.map((dir) => path.join(dir, 'cgroup.procs')).sort());
 
   const child = spawnIn(cgroup, ['sleep', '30']);
-  await until(async () => (await cgroup.pids()).includes(child.pid ?? -1), 'the process joined');
+  // The wrapper joins every hierarchy before it exec's the command.
+  const cmdline = () => fs.readFile(`/proc/${child.pid}/cmdline`, 'utf8').catch(() => '');
+  await until(async () => (await cmdline()) === 'sleep\x0030\x00', 'the process joined and exec\'d');
+  assert.ok((await cgroup.pids()).includes(child.pid ?? -1));
   const membership = await fs.readFile(`/proc/${child.pid}/cgroup`, 'utf8');
   for (const controller of controllers) {
     const line = membership.split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller));

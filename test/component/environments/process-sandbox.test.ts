@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
+import { createSandbox } from '../../../src/environments/isolation/create-sandbox.js';
 import { ProcessSandbox } from '../../../src/environments/isolation/process.js';
 import type { SandboxProcess, SandboxSpec } from '../../../src/environments/sandbox.js';
 
@@ -86,9 +88,15 @@ test('freeze stops the process group and thaw resumes it', async (t) => {
   const { environment } = await world.start({ command: ['/bin/sh', '-c', 'while :; do :; done'] });
   const state = async () => (await fs.readFile(`/proc/${environment.pid}/stat`, 'utf8')).split(') ')[1]?.[0];
   await environment.freeze();
-  for (let i = 0; (await state()) !== 'T'; i++) assert.ok(i < 1000, 'the process never stopped');
+  for (let i = 0; (await state()) !== 'T'; i++) {
+    assert.ok(i < 500, 'the process never stopped');
+    await delay(5);
+  }
   await environment.thaw();
-  for (let i = 0; (await state()) === 'T'; i++) assert.ok(i < 1000, 'the process never resumed');
+  for (let i = 0; (await state()) === 'T'; i++) {
+    assert.ok(i < 500, 'the process never resumed');
+    await delay(5);
+  }
   assert.ok((await environment.maxMemoryUsedBytes()) > 0);
   assert.ok((await environment.cpuTimeUs()) >= 0);
 });
@@ -103,8 +111,20 @@ test('destroy kills the whole process group, children included', async (t) => {
   await environment.destroy();
   assert.equal((await environment.exited).signal, 'SIGKILL');
   await output;
-  // The background child is no longer running (at most a zombie until init reaps it).
-  const childState = await fs.readFile(`/proc/${childPid}/stat`, 'utf8').then((s) => s.split(') ')[1]?.[0], () => 'gone');
-  assert.ok(childState === 'gone' || childState === 'Z', `child state ${childState}`);
+  // The background child dies too (SIGKILL takes effect asynchronously; at most a zombie until init reaps it).
+  const state = () => fs.readFile(`/proc/${childPid}/stat`, 'utf8').then((text) => text.split(') ')[1]?.[0], () => 'gone');
+  for (let i = 0; !['gone', 'Z', 'X'].includes((await state()) ?? ''); i++) {
+    assert.ok(i < 500, `the child is still in state ${await state()}`);
+    await delay(10);
+  }
   await environment.destroy();
+});
+
+test('createSandbox("process") needs nothing from the host and hands the Runtime API address through unchanged', async () => {
+  const sandbox = createSandbox('process', { dataDir: '/nonexistent/kindling-data' });
+  assert.ok(sandbox instanceof ProcessSandbox);
+  assert.equal(sandbox.runtimeApiTransport, 'tcp');
+  assert.equal(sandbox.runtimeApiAddress('127.0.0.1:40123'), '127.0.0.1:40123');
+  assert.equal(await sandbox.reapStale(), 0);
+  await sandbox.close();
 });

@@ -30,7 +30,35 @@ test('with an empty environment every setting takes its documented default', () 
     concurrencyLimit: 1000,
     auth: 'sigv4',
     logLevel: 'info',
+    sandbox: 'bubblewrap',
+    uidRange: [200000, 299999],
+    initTimeoutMs: 10000,
+    logMaxBytesPerFunction: 100 * 1024 * 1024,
+    environmentsPerVersion: 10,
+    keepAliveMs: 600000,
+    freezeIdle: true,
   });
+});
+
+test('the execution settings are read and checked, every problem at once', () => {
+  const config = loadConfig(
+    { KINDLING_SANDBOX: 'process', KINDLING_UID_RANGE: '300000-300010', KINDLING_INIT_TIMEOUT_MS: '500', KINDLING_LOG_MAX_MB: '5', KINDLING_FREEZE_IDLE: 'false' },
+    {},
+    CWD,
+  );
+  assert.deepEqual(
+    [config.sandbox, config.uidRange, config.initTimeoutMs, config.logMaxBytesPerFunction, config.freezeIdle],
+    ['process', [300000, 300010], 500, 5 * 1024 * 1024, false],
+  );
+  assert.throws(
+    () => loadConfig({ KINDLING_SANDBOX: 'docker', KINDLING_UID_RANGE: '0-10', KINDLING_FREEZE_IDLE: 'yes', KINDLING_INIT_TIMEOUT_MS: '5' }, {}, CWD),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.problems.length, 4, error.problems.join('\n'));
+      assert.match(error.problems.join('\n'), /KINDLING_UID_RANGE.*never root/);
+      return true;
+    },
+  );
 });
 
 test('a relative data directory is resolved against the working directory', () => {
