@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
@@ -59,6 +59,18 @@ async function readmeTour(t: TestContext, printed: Printed): Promise<void> {
   await aws.quiet(['lambda', 'wait', 'function-active-v2', '--endpoint-url', endpoint, '--function-name', 'hello']);
   const listed = await aws.json<{ Functions: { FunctionName: string; CodeSha256: string }[] }>(['lambda', 'list-functions', '--endpoint-url', endpoint]);
   assert.deepEqual(listed.Functions.map((f) => [f.FunctionName, f.CodeSha256]), [['hello', created.CodeSha256]]);
+  // CLI v2 reads --payload as base64 unless told otherwise; v1 has no such flag (the README says so).
+  const versionRun = await aws.run(['--version']);
+  const version = versionRun.stdout + versionRun.stderr;
+  const rawPayload = /aws-cli\/2\./.test(version) ? ['--cli-binary-format', 'raw-in-base64-out'] : [];
+  const invoked = await aws.json<{ StatusCode: number; LogResult: string; ExecutedVersion: string }>([
+    'lambda', 'invoke', '--endpoint-url', endpoint, '--function-name', 'hello',
+    '--payload', '{"name":"Kindling"}', ...rawPayload, '--log-type', 'Tail', 'out.json',
+  ]);
+  assert.equal(invoked.StatusCode, 200);
+  assert.equal(invoked.ExecutedVersion, '$LATEST');
+  assert.match(Buffer.from(invoked.LogResult, 'base64').toString(), /^REPORT RequestId: /m);
+  assert.deepEqual(JSON.parse(await readFile(join(aws.workDir, 'out.json'), 'utf8')), { hello: 'Kindling' });
   const got = await aws.json<{ Configuration: { State: string } }>(['lambda', 'get-function', '--endpoint-url', endpoint, '--function-name', 'hello']);
   assert.equal(got.Configuration.State, 'Active');
   const published = await aws.json(['lambda', 'publish-version', '--endpoint-url', endpoint, '--function-name', 'hello']);
