@@ -52,16 +52,18 @@ export class CgroupV1Driver implements CgroupDriver {
   }
 
   async createEnvironment(environmentId: string): Promise<EnvironmentCgroup> {
-    const environment = this.openEnvironment(environmentId);
+    const created: string[] = [];
     try {
       for (const dir of uniqueDirs(childDirs(this.parents, environmentId))) {
         await this.fs.makeDir(dir, { exclusive: true });
+        created.push(dir);
       }
     } catch (error) {
-      await environment.destroy().catch(() => undefined);
+      // Only what this call made (still empty): an existing child may belong to a running environment.
+      for (const dir of created) await this.fs.removeDir(dir).catch(() => undefined);
       throw error;
     }
-    return environment;
+    return this.openEnvironment(environmentId);
   }
 
   openEnvironment(environmentId: string): EnvironmentCgroup {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -56,6 +57,8 @@ export class BubblewrapSandbox implements Sandbox {
   private readonly programsInside: { socat: string; sleep: string };
   private readonly hostname: string;
   private readonly live = new Map<string, BubblewrapProcess>();
+  /** Ids from the beginning of start() until destroy: never reaped, never started twice. */
+  private readonly reserved = new Set<string>();
   private prepared?: Promise<HostRootEntry[]>;
   private closed = false;
 
@@ -66,6 +69,10 @@ export class BubblewrapSandbox implements Sandbox {
     this.programs = options.programs ?? { bwrap: '/usr/bin/bwrap', setpriv: '/usr/bin/setpriv' };
     this.programsInside = options.programsInside ?? { socat: '/usr/bin/socat', sleep: '/bin/sleep' };
     this.hostname = options.hostname ?? 'localhost';
+    // Callers create per-environment socket directories in it before the first start(): it must exist from now on.
+    mkdirSync(path.dirname(this.socketRoot), { recursive: true, mode: 0o711 });
+    mkdirSync(this.socketRoot, { recursive: true, mode: 0o711 });
+    chmodSync(this.socketRoot, 0o711); // traversable by every environment uid, listable by none
   }
 
   runtimeApiAddress(): string {
@@ -75,9 +82,19 @@ export class BubblewrapSandbox implements Sandbox {
   async start(spec: SandboxSpec): Promise<SandboxProcess> {
     if (this.closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'the sandbox is closed');
     validateSpec(spec);
-    if (this.live.has(spec.id)) {
+    if (this.reserved.has(spec.id)) {
       throw new SandboxError('ERR_SANDBOX_INVALID_SPEC', `environment ${spec.id} is already running`);
     }
+    this.reserved.add(spec.id);
+    try {
+      return await this.startReserved(spec);
+    } catch (error) {
+      this.reserved.delete(spec.id);
+      throw error;
+    }
+  }
+
+  private async startReserved(spec: SandboxSpec): Promise<SandboxProcess> {
     const hostRoot = await this.prepare();
     for (const dir of [spec.codeDir, spec.optDir, spec.runtimeDir]) if (dir !== undefined) await assertAccessibleDir(dir);
     const socketDir = spec.runtimeApiSocket === undefined ? undefined : await this.checkSocket(spec.runtimeApiSocket);
@@ -123,6 +140,7 @@ export class BubblewrapSandbox implements Sandbox {
         this.uids.release(uid);
         if (socketDir !== undefined) await fs.rm(socketDir, { recursive: true, force: true });
         this.live.delete(spec.id);
+        this.reserved.delete(spec.id);
       });
       this.live.set(spec.id, environment);
       return environment;
@@ -136,7 +154,7 @@ export class BubblewrapSandbox implements Sandbox {
 
   async reapStale(): Promise<number> {
     await this.prepare();
-    const keep = new Set(this.live.keys());
+    const keep = new Set(this.reserved);
     const reaped = new Set(await this.cgroups.reapStale(keep));
     const liveSocketDirs = new Set([...this.live.values()].map((environment) => environment.socketDirName));
     for (const name of await fs.readdir(this.socketRoot)) {
@@ -154,12 +172,10 @@ export class BubblewrapSandbox implements Sandbox {
     await fs.rm(this.socketRoot, { recursive: true, force: true });
   }
 
-  /** Once per instance: the socket root (0711: traversable, not listable), the /etc files, the cgroup parent. */
+  /** Once per instance: the /etc files, the cgroup parent (the socket root may have been removed by close()). */
   private prepare(): Promise<HostRootEntry[]> {
     this.prepared ??= (async () => {
-      await fs.mkdir(path.dirname(this.socketRoot), { recursive: true, mode: 0o711 });
       await fs.mkdir(this.socketRoot, { recursive: true, mode: 0o711 });
-      await fs.chmod(this.socketRoot, 0o711);
       await writeSandboxEtc(path.join(this.socketRoot, ETC_DIR_NAME));
       await this.cgroups.createInstanceParent();
       return readHostRoot();

@@ -409,7 +409,7 @@ bwrapTest("reapStale removes a previous run's cgroups, processes and socket dire
   assert.deepEqual(await other.listEnvironments(), ['stale-1']);
 });
 
-bwrapTest('start refuses a code directory the environment uid cannot reach, and a socket outside socketRoot', async (t) => {
+bwrapTest('start refuses a code directory the uid cannot reach, a socket outside socketRoot, and an id already running', async (t) => {
   const world = await makeWorld(t);
   const hidden = path.join(world.dataDir, 'code');
   await fs.mkdir(hidden, { mode: 0o755 });
@@ -422,4 +422,11 @@ bwrapTest('start refuses a code directory the environment uid cannot reach, and 
     (error: unknown) => error instanceof SandboxError && error.code === 'ERR_SANDBOX_INVALID_SPEC',
   );
   assert.deepEqual(await world.cgroups.listEnvironments(), []);
+  const running = await world.start({ id: 'twice', command: sh('echo up; exec sleep 30') });
+  await running.waitForStdout(/up/);
+  await assert.rejects(
+    world.start({ id: 'twice' }),
+    (error: unknown) => error instanceof SandboxError && error.code === 'ERR_SANDBOX_INVALID_SPEC',
+  );
+  assert.equal((await world.cgroups.openEnvironment('twice').pids()).length > 0, true, 'the first one still runs');
 });

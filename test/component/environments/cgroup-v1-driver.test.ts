@@ -98,6 +98,7 @@ v1Test('an environment is a child of kindling-<instance> in the memory, cpu, cpu
   assert.deepEqual([...cgroup.procsFiles].sort(), dirs.map((dir) => path.join(dir, 'cgroup.procs')).sort());
 
   const child = spawnIn(cgroup, ['sleep', '30']);
+  await assert.rejects(driver.createEnvironment('env-1'), { code: 'ERR_SANDBOX_CGROUP' });
   // The wrapper joins every hierarchy before it exec's the command.
   const cmdline = () => fs.readFile(`/proc/${child.pid}/cmdline`, 'utf8').catch(() => '');
   await until(async () => (await cmdline()) === 'sleep\x0030\x00', 'the process joined and exec\'d');
