@@ -5,7 +5,7 @@
  * (/proc, /sys/fs/cgroup) rather than asking the server, so a server that lies about its cleanup is caught.
  */
 import assert from 'node:assert/strict';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -168,7 +168,7 @@ async function gate(limitMs) {
 `;
 
 /** Waits until a process of the environment sits at its gate; returns the gate file as the host reaches it. */
-export async function atGate(instance: Instance, envId: string): Promise<string> {
+export async function atGate(instance: Instance, envId: string, timeoutMs = 10_000): Promise<string> {
   return waitFor(`environment ${envId} to reach its gate`, async () => {
     for (const p of await environmentProcesses(instance, envId)) {
       // The outer bwrap process lives in the host's mount namespace: its /tmp is the host's, never 'wait'.
@@ -176,7 +176,7 @@ export async function atGate(instance: Instance, envId: string): Promise<string>
       if ((await readFile(file, 'utf8').catch(() => undefined)) === 'wait') return file;
     }
     return undefined;
-  });
+  }, timeoutMs);
 }
 
 /** Waits until a process of the environment sits at the gate and lets it through. */
@@ -292,11 +292,65 @@ export async function assertGone(instance: Instance, parents: readonly string[],
   }
 }
 
-/** The host uids an environment's processes run as, read while it is alive (asserting it has processes). */
+/**
+ * The host uids an environment's processes run as, asserted to be in the sandbox range. Read it once the runtime
+ * runs: until the wrapper that joins the cgroups has exec'd setpriv, it is root.
+ */
 export async function uidsOfEnvironment(instance: Instance, envId: string): Promise<number[]> {
   const processes = await waitFor(`processes of ${envId}`, async () => {
     const found = await environmentProcesses(instance, envId);
     return found.length > 0 ? found : undefined;
   });
-  return [...new Set(processes.flatMap((p) => p.uids))];
+  const uids = [...new Set(processes.flatMap((p) => p.uids))];
+  assert.ok(uids.every(inSandboxUidRange), `${envId} runs as host uids ${uids.join(' ')}: ${JSON.stringify(processes)}`);
+  return uids;
+}
+
+/** Stops a child server with SIGTERM (it closes its environments) and waits for it, at most timeoutMs. */
+export async function stopGracefully(server: ChildServer, timeoutMs = 30_000): Promise<void> {
+  if (server.process.child.exitCode !== null || server.process.child.signalCode !== null) return;
+  server.process.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`server ${server.pid} did not stop within ${timeoutMs} ms of SIGTERM`)), timeoutMs);
+  });
+  await Promise.race([server.process.exited, limit]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Backstop for t.after when a server was killed (or a test failed half-way): what the instance left on the host is
+ * removed by hand. Frozen cgroup v1 tasks die only once thawed, so every environment is thawed first. Only the
+ * pids listed in this instance's own cgroups are signalled.
+ */
+export async function forceCleanInstance(parents: readonly string[], instance: Instance): Promise<void> {
+  const envIds = await cgroupEnvironments(parents);
+  for (const envId of envIds) {
+    for (const dir of await existingCgroups(parents, envId)) {
+      await writeFileIfExists(path.join(dir, 'freezer.state'), 'THAWED');
+    }
+  }
+  await waitFor('the killed instance to have no process left', async () => {
+    const processes = await instanceProcesses(instance);
+    for (const p of processes) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return processes.length === 0;
+  });
+  for (const envId of envIds) for (const dir of await existingCgroups(parents, envId)) await rmdir(dir).catch(() => undefined);
+  for (const dir of parents) await rmdir(dir).catch(() => undefined);
+  await rm(instance.socketRoot, { recursive: true, force: true });
+}
+
+async function writeFileIfExists(file: string, content: string): Promise<void> {
+  const handle = await open(file, 'r+').catch(() => undefined);
+  if (handle === undefined) return;
+  try {
+    await handle.write(content, 0);
+  } finally {
+    await handle.close();
+  }
 }

@@ -131,8 +131,8 @@ export const handler = async (event) => {
   assert.deepEqual(seen.var, ['runtime', 'task']);
 });
 
-test("the process list inside shows only the sandbox's own processes, all as sbx_user1051", { timeout: TEST_TIMEOUT_MS }, async (t) => {
-  const { client } = await startWorld(t);
+test("the process list inside shows only the sandbox's own processes, all as sbx_user1051, naming no host path", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { client, server } = await startWorld(t);
   await deploy(client, 'ps', {
     'index.mjs': `${PRELUDE}
 export const handler = async () => ({
@@ -155,6 +155,8 @@ export const handler = async () => ({
   for (const p of seen.procs) {
     assert.equal(p.uid, INSIDE_UID, `process ${p.pid} (${p.cmd}) runs as ${p.uid} inside`);
     assert.ok(!/kindling\.ts|tsx|--test|run-tests/.test(p.cmd), `a host process is visible inside: ${p.cmd}`);
+    // bwrap (pid 1 inside) takes its options through a pipe: no host path, code hash or instance id shows.
+    assert.ok(!p.cmd.includes(server.dataDir) && !/\/work\/|\/run\/kindling|trees\/[0-9a-f]{64}/.test(p.cmd), `a command line inside names host paths: ${p.cmd}`);
   }
   const hostPids = new Set((await hostProcesses()).map((p) => p.pid));
   assert.ok(hostPids.size > seen.procs.length + 10, 'the host has many more processes than the sandbox shows');

@@ -125,16 +125,25 @@ export class BubblewrapSandbox implements Sandbox {
         command: spec.command,
       });
       const setpriv = [this.programs.setpriv, `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all'];
+      // bwrap reads its options from fd 3 (--args), so its command line, which the sandbox can read as
+      // /proc/1/cmdline, shows no host paths, hashes or instance ids; only the command (sandbox paths) stays on it.
+      const separator = args.indexOf('--');
+      if (separator < 0) throw new Error('assertion failed: bubblewrap arguments end with -- and the command');
+      const optionPart = args.slice(0, separator);
+      const commandPart = args.slice(separator);
       const child = spawn(
         '/bin/sh',
-        ['-c', WRAPPER_SCRIPT, 'kindling-wrapper', String(cgroup.procsFiles.length), ...cgroup.procsFiles, ...setpriv, this.programs.bwrap, ...args],
+        ['-c', WRAPPER_SCRIPT, 'kindling-wrapper', String(cgroup.procsFiles.length), ...cgroup.procsFiles, ...setpriv, this.programs.bwrap, '--args', '3', ...commandPart],
         // detached: the terminal's signals (Ctrl-C) reach the server, not its sandboxes; --die-with-parent still ties them to it
-        { env: { PATH: WRAPPER_PATH }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+        { env: { PATH: WRAPPER_PATH }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true },
       );
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', reject);
       });
+      const argsPipe = child.stdio[3] as NodeJS.WritableStream & { on(event: 'error', fn: () => void): unknown };
+      argsPipe.on('error', () => {}); // a wrapper that died early is reported through its exit
+      argsPipe.end(Buffer.from(`${optionPart.join('\0')}\0`));
       const socketDirName = socketDir === undefined ? undefined : path.basename(socketDir);
       const environment = new BubblewrapProcess(child, cgroup, spec.limits, socketDirName, async () => {
         this.uids.release(uid);
