@@ -28,6 +28,8 @@ export interface KindlingOptions {
   /** Distinct per concurrently running server, so their sandboxes never share a host uid. */
   uidRange: string;
   extraEnv?: Record<string, string>;
+  /** Extra node flags before `--import tsx` (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 /** `node --import tsx bin/kindling.ts server` with KINDLING_AUTH=none on 127.0.0.1:0 and a temp data dir. */
@@ -42,7 +44,7 @@ export async function startKindling(options: KindlingOptions): Promise<Child & {
     KINDLING_UID_RANGE: options.uidRange,
     ...options.extraEnv,
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/kindling.ts', 'server'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'bin/kindling.ts', 'server'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const started = await waitForLine(child, /Kindling listening on (http:\/\/\S+)/, 60_000);
   return {
     ...started,
@@ -92,6 +94,23 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number): P
         clearTimeout(timer);
         resolve({ url: m[1]!, pid: child.pid!, stop, stderr: () => err });
       }
+    });
+  });
+}
+
+/** Spawns, waits for a zero exit, returns the wall ms and stdout (as Kindling spawns: async, piped). */
+export function runTimed(command: string, args: string[], env: Record<string, string>): Promise<{ ms: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code !== 0) reject(new Error(`${command} ${args.slice(0, 3).join(' ')}… exited ${code}: ${stderr.slice(0, 500)}`));
+      else resolve({ ms: performance.now() - t0, stdout });
     });
   });
 }

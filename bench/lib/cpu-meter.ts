@@ -17,6 +17,8 @@ interface ProcRow {
   ppid: number;
   /** utime + stime + cutime + cstime, in ticks: over a live tree, each CPU tick is counted once. */
   ticks: number;
+  /** utime + stime: the process itself. */
+  selfTicks: number;
 }
 
 function readProcs(): Map<number, ProcRow> {
@@ -31,7 +33,7 @@ function readProcs(): Map<number, ProcRow> {
     }
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     const n = (i: number) => Number(fields[i] ?? 0);
-    rows.set(Number(name), { ppid: n(1), ticks: n(11) + n(12) + n(13) + n(14) });
+    rows.set(Number(name), { ppid: n(1), ticks: n(11) + n(12) + n(13) + n(14), selfTicks: n(11) + n(12) });
   }
   return rows;
 }
@@ -63,6 +65,8 @@ export interface CpuReading {
   wallMs: number;
   /** CPU ms of each named tree over the interval. */
   trees: Record<string, number>;
+  /** CPU ms of each tree's root process alone (the server without its sandboxes). */
+  roots: Record<string, number>;
   /** CPU used outside the benchmark's tree, in % of one core (100 = one core fully busy). */
   foreignPct: number;
 }
@@ -74,6 +78,7 @@ export function startCpuMeter(trees: Record<string, number>): () => CpuReading {
   const busy0 = busyTicks();
   const own0 = treeTicks(process.pid, first);
   const start = Object.fromEntries(Object.entries(trees).map(([k, pid]) => [k, treeTicks(pid, first)]));
+  const startSelf = Object.fromEntries(Object.entries(trees).map(([k, pid]) => [k, first.get(pid)?.selfTicks ?? 0]));
   return () => {
     const rows = readProcs();
     const wallMs = performance.now() - t0;
@@ -82,7 +87,40 @@ export function startCpuMeter(trees: Record<string, number>): () => CpuReading {
     return {
       wallMs,
       trees: Object.fromEntries(Object.entries(trees).map(([k, pid]) => [k, (treeTicks(pid, rows) - start[k]!) * tickMs])),
+      roots: Object.fromEntries(Object.entries(trees).map(([k, pid]) => [k, ((rows.get(pid)?.selfTicks ?? 0) - startSelf[k]!) * tickMs])),
       foreignPct: Math.max(0, (foreignTicks * tickMs * 100) / wallMs),
     };
   };
+}
+
+/** How many live descendants of `root` run `program` (argv[0]) with `needle` among their arguments (a server's runtimes). */
+export function countDescendants(root: number, program: string, needle: string): number {
+  const rows = readProcs();
+  const children = new Map<number, number[]>();
+  for (const [pid, row] of rows) children.set(row.ppid, [...(children.get(row.ppid) ?? []), pid]);
+  let count = 0;
+  const stack = [...(children.get(root) ?? [])];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === program && argv.includes(needle)) count += 1;
+    } catch {
+      // exited meanwhile
+    }
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return count;
+}
+
+/** Waits (bounded) until other tenants use less than `thresholdPct` of one core over a 1 s window; returns the last figure. */
+export async function waitForQuiet(maxMs: number, thresholdPct: number): Promise<{ foreignPct: number; waitedMs: number }> {
+  const t0 = performance.now();
+  for (;;) {
+    const stop = startCpuMeter({});
+    await new Promise((r) => setTimeout(r, 1000));
+    const { foreignPct } = stop();
+    const waitedMs = performance.now() - t0;
+    if (foreignPct < thresholdPct || waitedMs >= maxMs) return { foreignPct, waitedMs };
+  }
 }
