@@ -34,10 +34,31 @@ export interface SandboxSpec {
   /**
    * Host path of the listening Runtime API socket (bubblewrap). It must sit in its own directory directly under the
    * sandbox's socketRoot, created by the caller with mode 0700; the sandbox hands directory and socket to the
-   * environment's uid and makes the socket reachable at 127.0.0.1:9001 inside (socat).
+   * environment's uid. Inside, the directory is bound read-only at /run/rapi, so the socket is at
+   * runtimeApiSocketInside(runtimeApiSocket) (only uid 993 can enter the directory), and socat serves it on
+   * 127.0.0.1:9001 for runtimes that speak host:port.
    */
   runtimeApiSocket?: string;
+  /**
+   * When the command starts relative to the 127.0.0.1:9001 bridge (bubblewrap with a runtimeApiSocket only):
+   * - 'wait' (default): once socat listens, so a runtime may connect at once (custom runtimes, the official RICs).
+   * - 'background': at once, while socat starts beside it (some ms). For runtimes that talk HTTP over the socket
+   *   itself (our bootstraps, told by _KINDLING_RUNTIME_API_SOCKET); the bridge still serves their function code and
+   *   child processes, which reach the Runtime API later.
+   */
+  runtimeApiBridge?: 'wait' | 'background';
   limits: SandboxLimits;
+}
+
+/** Where the directory of SandboxSpec.runtimeApiSocket appears inside a bubblewrap sandbox. */
+export const RUNTIME_API_DIR_INSIDE = '/run/rapi';
+
+/**
+ * The path inside a bubblewrap sandbox of the Runtime API socket whose host path is `hostSocket` (the value for
+ * _KINDLING_RUNTIME_API_SOCKET): /run/rapi/<socket file name>. The process backend has no such path (TCP only).
+ */
+export function runtimeApiSocketInside(hostSocket: string): string {
+  return `${RUNTIME_API_DIR_INSIDE}/${path.basename(hostSocket)}`;
 }
 
 export interface SandboxExit {

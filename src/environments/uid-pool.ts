@@ -8,7 +8,7 @@ export const DEFAULT_UID_RANGE: readonly [number, number] = [200_000, 299_999];
 export interface UidPoolOptions {
   /** Inclusive [first, last]; never includes 0. Default DEFAULT_UID_RANGE. */
   range?: readonly [number, number];
-  /** Where the search starts (offsets instances that share a range, so they rarely pick the same uids). */
+  /** Where the search for unused uids starts (offsets instances that share a range, so they rarely pick the same uids). */
   startAt?: number;
   /** The proc filesystem to inspect (tests pass a fake tree). Default /proc. */
   procRoot?: string;
@@ -16,14 +16,25 @@ export interface UidPoolOptions {
 
 /**
  * One unprivileged host uid per environment: a sandbox started as root would write root-owned files to its bind
- * mounts, and a shared uid would share RLIMIT_NPROC and socket permissions. A uid is handed out only while no
- * process runs as it, so a released uid with a straggling process (or one of a crashed earlier run) is skipped.
+ * mounts, and a shared uid would share RLIMIT_NPROC and socket permissions.
+ *
+ * Scanning /proc costs milliseconds (tens under load), so it is not done per allocation. A uid released with the
+ * caller's word that no process runs as it any more (destroy() emptied the environment's cgroup) is handed out again
+ * first, straight from memory. Only a uid this pool has not handed out since it started (or got back without that
+ * word) is checked against a fresh scan first: that skips processes of a crashed earlier run or of another server
+ * sharing the range, and happens about as often as the number of environments alive at once reaches a new high.
  */
 export class UidPool {
   readonly first: number;
   readonly last: number;
   private readonly procRoot: string;
   private readonly allocated = new Set<number>();
+  /** Released uids known to have no process left, oldest release first (a Set iterates in insertion order). */
+  private readonly idle = new Set<number>();
+  /** Uids some process ran as at the last scan. */
+  private busy = new Set<number>();
+  /** The scan in flight: concurrent allocations of unused uids share it. */
+  private scanning?: Promise<void>;
   private cursor: number;
 
   constructor(options: UidPoolOptions = {}) {
@@ -40,12 +51,41 @@ export class UidPool {
 
   /** Reserves a uid no other environment holds and no process runs as. */
   async allocate(): Promise<number> {
-    const busy = await this.uidsInUse();
+    const reused = this.takeIdle();
+    if (reused !== undefined) return reused;
+    await this.scan();
+    // Released while the scan ran: known to be free, and cheaper to keep the set of uids in use small.
+    return this.takeIdle() ?? this.takeUnused();
+  }
+
+  /**
+   * Gives a uid back. `processesGone` (default true) is the caller's word that no process runs as it any more, e.g.
+   * because the environment's cgroup was emptied; pass false when that could not be made sure, and the uid is
+   * checked against /proc again before it is handed out.
+   */
+  release(uid: number, options: { processesGone?: boolean } = {}): void {
+    if (!this.allocated.delete(uid)) return;
+    if (options.processesGone ?? true) this.idle.add(uid);
+  }
+
+  isAllocated(uid: number): boolean {
+    return this.allocated.has(uid);
+  }
+
+  private takeIdle(): number | undefined {
+    const uid = this.idle.values().next();
+    if (uid.done === true) return undefined;
+    this.idle.delete(uid.value);
+    this.allocated.add(uid.value);
+    return uid.value;
+  }
+
+  /** The next uid after the cursor that is neither held, idle nor busy at the last scan. */
+  private takeUnused(): number {
     const size = this.last - this.first + 1;
     for (let step = 0; step < size; step++) {
       const uid = this.first + ((this.cursor - this.first + step) % size);
-      if (this.allocated.has(uid) || busy.has(uid)) continue;
-      // Round robin: the next search starts after this uid, so a just-released uid is the last to come back.
+      if (this.allocated.has(uid) || this.idle.has(uid) || this.busy.has(uid)) continue;
       this.cursor = uid + 1 > this.last ? this.first : uid + 1;
       this.allocated.add(uid);
       if (uid === 0) throw new Error('assertion failed: uid 0 allocated'); // unreachable while first >= 1
@@ -57,12 +97,18 @@ export class UidPool {
     );
   }
 
-  release(uid: number): void {
-    this.allocated.delete(uid);
-  }
-
-  isAllocated(uid: number): boolean {
-    return this.allocated.has(uid);
+  private scan(): Promise<void> {
+    this.scanning ??= this.uidsInUse().then(
+      (uids) => {
+        this.busy = uids;
+        this.scanning = undefined;
+      },
+      (error: unknown) => {
+        this.scanning = undefined;
+        throw new SandboxError('ERR_SANDBOX_UNAVAILABLE', `cannot list the processes in ${this.procRoot}`, { cause: error });
+      },
+    );
+    return this.scanning;
   }
 
   /** Real, effective, saved and filesystem uids of every process (Uid: line of /proc/<pid>/status). */

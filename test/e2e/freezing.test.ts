@@ -20,7 +20,10 @@ async function freezerParent(): Promise<string | undefined> {
 }
 
 async function environmentStates(instanceDir: string): Promise<string[]> {
-  const ids = (await readdir(instanceDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  // Environment ids never start with '_': `_keep-frozen` is the instance's permanently frozen (empty) cgroup.
+  const ids = (await readdir(instanceDir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory() && !d.name.startsWith('_'))
+    .map((d) => d.name);
   return Promise.all(ids.map(async (id) => (await readFile(join(instanceDir, id, 'freezer.state'), 'utf8')).trim()));
 }
 

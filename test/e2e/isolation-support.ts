@@ -341,6 +341,8 @@ export async function forceCleanInstance(parents: readonly string[], instance: I
     return processes.length === 0;
   });
   for (const envId of envIds) for (const dir of await existingCgroups(parents, envId)) await rmdir(dir).catch(() => undefined);
+  // The freezer parent's empty, always-frozen child (cgroup-v1.ts KEEP_FROZEN_CGROUP).
+  for (const dir of parents) await rmdir(path.join(dir, '_keep-frozen')).catch(() => undefined);
   for (const dir of parents) await rmdir(dir).catch(() => undefined);
   await rm(instance.socketRoot, { recursive: true, force: true });
 }

@@ -26,6 +26,14 @@ export interface CgroupV1Options {
   fs?: CgroupFs;
 }
 
+/**
+ * An empty child of the instance's freezer parent, kept FROZEN while the instance lives. Since Linux 6.1 the v1
+ * freezer flips a static key (patching kernel text, milliseconds) when the first cgroup of the machine starts freezing
+ * and when the last one thaws; with this one frozen throughout, an environment's freeze and thaw cost microseconds.
+ * Environment ids match [a-z0-9-], so no environment can take this name.
+ */
+export const KEEP_FROZEN_CGROUP = '_keep-frozen';
+
 /** cgroup v1: one hierarchy per controller, so an environment is one directory in each of them. */
 export class CgroupV1Driver implements CgroupDriver {
   readonly version = 'v1' as const;
@@ -49,6 +57,10 @@ export class CgroupV1Driver implements CgroupDriver {
 
   async createInstanceParent(): Promise<void> {
     for (const dir of uniqueDirs(this.parents)) await this.fs.makeDir(dir, { exclusive: false });
+    // Idempotent: a crashed earlier run of this instance may have left it (frozen), and it is simply kept.
+    const keepFrozen = path.join(this.parents.freezer, KEEP_FROZEN_CGROUP);
+    await this.fs.makeDir(keepFrozen, { exclusive: false });
+    await this.fs.write(path.join(keepFrozen, 'freezer.state'), 'FROZEN');
   }
 
   async createEnvironment(environmentId: string): Promise<EnvironmentCgroup> {
@@ -75,7 +87,7 @@ export class CgroupV1Driver implements CgroupDriver {
     for (const dir of uniqueDirs(this.parents)) {
       try {
         for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-          if (entry.isDirectory()) ids.add(entry.name);
+          if (entry.isDirectory() && entry.name !== KEEP_FROZEN_CGROUP) ids.add(entry.name);
         }
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
@@ -93,12 +105,20 @@ export class CgroupV1Driver implements CgroupDriver {
 
   async removeInstanceParent(): Promise<void> {
     if ((await this.listEnvironments()).length > 0) return;
+    const keepFrozen = path.join(this.parents.freezer, KEEP_FROZEN_CGROUP);
+    if (await this.fs.exists(keepFrozen)) {
+      await this.fs.write(path.join(keepFrozen, 'freezer.state'), 'THAWED');
+      await this.fs.removeDir(keepFrozen);
+    }
     for (const dir of uniqueDirs(this.parents)) await this.fs.removeDir(dir);
   }
 }
 
 class CgroupV1Environment implements EnvironmentCgroup {
   readonly procsFiles: readonly string[];
+  /** Kept open (see CgroupFs.openKept) from first use until destroy: they are read or written per invocation. */
+  private freezerFd?: number;
+  private peakFd?: number;
 
   constructor(
     readonly environmentId: string,
@@ -137,8 +157,15 @@ class CgroupV1Environment implements EnvironmentCgroup {
     await this.fs.write(path.join(this.dirs.pids, 'pids.max'), String(pids));
   }
 
-  peakMemoryBytes(): Promise<number> {
-    return this.fs.readInt(path.join(this.dirs.memory, 'memory.max_usage_in_bytes'));
+  async peakMemoryBytes(): Promise<number> {
+    const file = path.join(this.dirs.memory, 'memory.max_usage_in_bytes');
+    this.peakFd ??= this.fs.openKept(file, 'r');
+    const text = this.fs.readKept(this.peakFd, file).trim();
+    const value = Number(text);
+    if (text === '' || !Number.isFinite(value)) {
+      throw new SandboxError('ERR_SANDBOX_CGROUP', `${file} holds '${text}', not a number`);
+    }
+    return value;
   }
 
   async oomKills(): Promise<number> {
@@ -157,20 +184,22 @@ class CgroupV1Environment implements EnvironmentCgroup {
   }
 
   async freeze(): Promise<void> {
-    const state = path.join(this.dirs.freezer, 'freezer.state');
-    await this.fs.write(state, 'FROZEN');
-    await this.fs.waitUntil(async () => {
-      const now = (await this.fs.read(state)).trim();
-      // FREEZING means some task has not stopped yet; writing FROZEN again retries the ones left.
-      if (now === 'FREEZING') await this.fs.write(state, 'FROZEN');
+    const [fd, file] = this.freezerState();
+    this.fs.writeKept(fd, file, 'FROZEN');
+    // Sleeping tasks freeze at once, running ones at their next return to user space: usually FROZEN at the first read.
+    await this.fs.settle((slow) => {
+      const now = this.fs.readKept(fd, file).trim();
+      // FREEZING means some task has not stopped yet; writing FROZEN again (only once polling has slowed down, as
+      // each write signals every task) retries the ones left.
+      if (now === 'FREEZING' && slow) this.fs.writeKept(fd, file, 'FROZEN');
       return now === 'FROZEN';
     }, `${this.dirs.freezer} is frozen`);
   }
 
   async thaw(): Promise<void> {
-    const state = path.join(this.dirs.freezer, 'freezer.state');
-    await this.fs.write(state, 'THAWED');
-    await this.fs.waitUntil(async () => (await this.fs.read(state)).trim() === 'THAWED', `${this.dirs.freezer} is thawed`);
+    const [fd, file] = this.freezerState();
+    this.fs.writeKept(fd, file, 'THAWED');
+    await this.fs.settle(() => this.fs.readKept(fd, file).trim() === 'THAWED', `${this.dirs.freezer} is thawed`);
   }
 
   /**
@@ -191,11 +220,23 @@ class CgroupV1Environment implements EnvironmentCgroup {
   }
 
   async destroy(): Promise<void> {
-    const existing: string[] = [];
-    for (const dir of uniqueDirs(this.dirs)) if (await this.fs.exists(dir)) existing.push(dir);
-    if (existing.length === 0) return;
-    await this.killAll();
-    for (const dir of existing) await this.fs.removeDir(dir);
+    try {
+      const existing: string[] = [];
+      for (const dir of uniqueDirs(this.dirs)) if (await this.fs.exists(dir)) existing.push(dir);
+      if (existing.length === 0) return;
+      await this.killAll();
+      for (const dir of existing) await this.fs.removeDir(dir);
+    } finally {
+      for (const fd of [this.freezerFd, this.peakFd]) if (fd !== undefined) this.fs.closeKept(fd);
+      this.freezerFd = undefined;
+      this.peakFd = undefined;
+    }
+  }
+
+  private freezerState(): [fd: number, file: string] {
+    const file = path.join(this.dirs.freezer, 'freezer.state');
+    this.freezerFd ??= this.fs.openKept(file, 'r+');
+    return [this.freezerFd, file];
   }
 
   /** Every controller's view: a process could sit in one hierarchy's child and not another's. */

@@ -1,9 +1,11 @@
 import path from 'node:path';
+import { RUNTIME_API_DIR_INSIDE, runtimeApiSocketInside } from '../sandbox.js';
 import { SANDBOX_ETC_FILES, SANDBOX_GID, SANDBOX_UID } from './sandbox-etc.js';
 
-/** Where the Runtime API socket's directory appears inside, and the loopback port socat serves it on. */
-export const RUNTIME_API_DIR_INSIDE = '/run/rapi';
+/** The loopback port inside on which socat serves the Runtime API socket. */
 export const RUNTIME_API_PORT_INSIDE = 9001;
+/** How long the supervisor waits for socat to listen, in /proc/uptime's centiseconds. */
+const BRIDGE_START_LIMIT_CS = 500;
 
 /** A top-level entry of the host's root that programs expect (/lib, /bin… on merged-/usr systems, symlinks). */
 export type HostRootEntry = { name: string; kind: 'symlink'; target: string } | { name: string; kind: 'dir' };
@@ -17,9 +19,14 @@ export interface BubblewrapArgsInput {
   runtimeDir?: string;
   /** Host path of the Runtime API socket; its directory is bound at /run/rapi. */
   runtimeApiSocket?: string;
+  /** See SandboxSpec.runtimeApiBridge. Default 'wait'. */
+  runtimeApiBridge?: 'wait' | 'background';
   tmpBytes: number;
-  /** Absolute paths, as seen inside, of the programs the supervisor runs (the command's PATH is not ours). */
-  programsInside: { socat: string; sleep: string };
+  /**
+   * Absolute paths, as seen inside, of the programs the supervisor runs (the command's PATH is not ours). `sleep` is
+   * no longer run (the wait for socat uses shell builtins only) and is accepted for callers that still pass it.
+   */
+  programsInside: { socat: string; sleep?: string };
   env: Readonly<Record<string, string>>;
   command: readonly string[];
 }
@@ -61,28 +68,21 @@ export function bubblewrapArgs(input: BubblewrapArgsInput): string[] {
 }
 
 /**
- * The sandbox's first process: starts the Runtime API bridge (socat, 127.0.0.1:9001 → the bound Unix socket), waits
- * until it listens (bounded; no long sleeps), restores the exact environment (dash exports PWD on its own), and
- * exec's the command. Values travel as positional arguments, never spliced into the script.
+ * The sandbox's first process: starts the Runtime API bridge (socat, 127.0.0.1:9001 → the bound Unix socket), with
+ * runtimeApiBridge 'wait' waits until it listens (bounded), restores the exact environment (dash exports PWD on its
+ * own), and exec's the command. Values travel as positional arguments, never spliced into the script.
+ *
+ * The wait forks nothing per poll (a `sleep` process costs milliseconds, tens under load): it re-reads
+ * /proc/net/tcp with the `read` builtin, and bounds itself with /proc/uptime. Its variables start with _kindling_
+ * because the command inherits the shell's exported variables, which spec.env (bwrap --setenv) makes all of them.
  */
 function supervisorCommand(input: BubblewrapArgsInput): string[] {
   const lines: string[] = [];
   const positional: string[] = [];
   if (input.runtimeApiSocket !== undefined) {
-    // /proc/net/tcp lists the namespace's sockets: local address 127.0.0.1:9001 in hex, state 0A = LISTEN.
-    const listening = `0100007F:${RUNTIME_API_PORT_INSIDE.toString(16).toUpperCase().padStart(4, '0')} 0A`;
-    const { socat, sleep } = input.programsInside;
-    positional.push(`UNIX-CONNECT:${RUNTIME_API_DIR_INSIDE}/${path.basename(input.runtimeApiSocket)}`);
-    lines.push(
-      `${socat} TCP-LISTEN:${RUNTIME_API_PORT_INSIDE},bind=127.0.0.1,fork,reuseaddr "$1" & shift`,
-      'i=0',
-      'while :; do',
-      `  while read -r _ local _ state _; do [ "$local $state" = '${listening}' ] && break 2; done < /proc/net/tcp`,
-      "  kill -0 $! 2>/dev/null || { echo 'kindling: the Runtime API bridge (socat) exited' >&2; exit 70; }",
-      "  i=$((i+1)); [ $i -lt 2500 ] || { echo 'kindling: the Runtime API bridge did not start' >&2; exit 70; }",
-      `  ${sleep} 0.002`,
-      'done',
-    );
+    positional.push(`UNIX-CONNECT:${runtimeApiSocketInside(input.runtimeApiSocket)}`);
+    lines.push(`${input.programsInside.socat} TCP-LISTEN:${RUNTIME_API_PORT_INSIDE},bind=127.0.0.1,fork,reuseaddr "$1" & shift`);
+    if (input.runtimeApiBridge !== 'background') lines.push(...waitForBridge());
   }
   if (input.env.PWD === undefined) {
     lines.push('unset PWD');
@@ -92,4 +92,23 @@ function supervisorCommand(input: BubblewrapArgsInput): string[] {
   }
   lines.push('exec "$@"');
   return ['/bin/sh', '-c', lines.join('\n'), 'kindling-supervisor', ...positional, ...input.command];
+}
+
+/** Spins on builtins until socat (pid $!) listens on 127.0.0.1:9001; exits 70 if it dies or takes too long. */
+function waitForBridge(): string[] {
+  // /proc/net/tcp lists the namespace's sockets: local address 127.0.0.1:9001 in hex, state 0A = LISTEN.
+  const listening = `0100007F:${RUNTIME_API_PORT_INSIDE.toString(16).toUpperCase().padStart(4, '0')} 0A`;
+  // /proc/uptime's first field always has two decimals; '1' before them keeps a leading 0 from reading as octal.
+  const centiseconds = '${_kindling_t%.*} * 100 + 1${_kindling_t#*.} - 100';
+  return [
+    'read -r _kindling_t _kindling_x < /proc/uptime',
+    `_kindling_limit=$((${centiseconds} + ${BRIDGE_START_LIMIT_CS}))`,
+    'while :; do',
+    `  while read -r _kindling_x _kindling_local _kindling_x _kindling_state _kindling_x; do [ "$_kindling_local $_kindling_state" = '${listening}' ] && break 2; done < /proc/net/tcp`,
+    "  kill -0 $! 2>/dev/null || { echo 'kindling: the Runtime API bridge (socat) exited' >&2; exit 70; }",
+    '  read -r _kindling_t _kindling_x < /proc/uptime',
+    `  [ $((${centiseconds})) -lt "$_kindling_limit" ] || { echo 'kindling: the Runtime API bridge did not start within 5 s' >&2; exit 70; }`,
+    'done',
+    'unset _kindling_t _kindling_x _kindling_local _kindling_state _kindling_limit',
+  ];
 }

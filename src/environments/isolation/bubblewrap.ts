@@ -27,7 +27,7 @@ export interface BubblewrapSandboxOptions {
   /** Absolute paths of the programs on the host (createSandbox resolves and checks them). */
   programs?: { bwrap: string; setpriv: string };
   /** Absolute paths inside the sandbox (under the bound /usr) of what the supervisor runs. */
-  programsInside?: { socat: string; sleep: string };
+  programsInside?: { socat: string };
   /** The sandbox's hostname (resolvable through its /etc/hosts). Default 'localhost'. */
   hostname?: string;
 }
@@ -54,7 +54,7 @@ export class BubblewrapSandbox implements Sandbox {
   private readonly cgroups: CgroupDriver;
   private readonly uids: UidPool;
   private readonly programs: { bwrap: string; setpriv: string };
-  private readonly programsInside: { socat: string; sleep: string };
+  private readonly programsInside: { socat: string };
   private readonly hostname: string;
   private readonly live = new Map<string, BubblewrapProcess>();
   /** Ids from the beginning of start() until destroy: never reaped, never started twice. */
@@ -67,7 +67,7 @@ export class BubblewrapSandbox implements Sandbox {
     this.uids = options.uids;
     this.socketRoot = options.socketRoot ?? path.join('/run/kindling', options.instanceId);
     this.programs = options.programs ?? { bwrap: '/usr/bin/bwrap', setpriv: '/usr/bin/setpriv' };
-    this.programsInside = options.programsInside ?? { socat: '/usr/bin/socat', sleep: '/bin/sleep' };
+    this.programsInside = options.programsInside ?? { socat: '/usr/bin/socat' };
     this.hostname = options.hostname ?? 'localhost';
     // Callers create per-environment socket directories in it before the first start(): it must exist from now on.
     mkdirSync(path.dirname(this.socketRoot), { recursive: true, mode: 0o711 });
@@ -119,6 +119,7 @@ export class BubblewrapSandbox implements Sandbox {
         ...(spec.optDir === undefined ? {} : { optDir: spec.optDir }),
         ...(spec.runtimeDir === undefined ? {} : { runtimeDir: spec.runtimeDir }),
         ...(spec.runtimeApiSocket === undefined ? {} : { runtimeApiSocket: spec.runtimeApiSocket }),
+        ...(spec.runtimeApiBridge === undefined ? {} : { runtimeApiBridge: spec.runtimeApiBridge }),
         tmpBytes: spec.limits.tmpMb * 1024 * 1024,
         programsInside: this.programsInside,
         env: spec.env,
@@ -145,8 +146,8 @@ export class BubblewrapSandbox implements Sandbox {
       argsPipe.on('error', () => {}); // a wrapper that died early is reported through its exit
       argsPipe.end(Buffer.from(`${optionPart.join('\0')}\0`));
       const socketDirName = socketDir === undefined ? undefined : path.basename(socketDir);
-      const environment = new BubblewrapProcess(child, cgroup, spec.limits, socketDirName, async () => {
-        this.uids.release(uid);
+      const environment = new BubblewrapProcess(child, cgroup, spec.limits, socketDirName, async (processesGone) => {
+        this.uids.release(uid, { processesGone });
         if (socketDir !== undefined) await fs.rm(socketDir, { recursive: true, force: true });
         this.live.delete(spec.id);
         this.reserved.delete(spec.id);
@@ -154,8 +155,11 @@ export class BubblewrapSandbox implements Sandbox {
       this.live.set(spec.id, environment);
       return environment;
     } catch (error) {
-      await cgroup?.destroy().catch(() => undefined);
-      this.uids.release(uid);
+      const processesGone = await (cgroup?.destroy() ?? Promise.resolve()).then(
+        () => true,
+        () => false,
+      );
+      this.uids.release(uid, { processesGone });
       if (error instanceof SandboxError) throw error;
       throw new SandboxError('ERR_SANDBOX_SPAWN_FAILED', `cannot start environment ${spec.id}`, { cause: error });
     }
@@ -232,7 +236,8 @@ class BubblewrapProcess implements SandboxProcess {
     private readonly cgroup: EnvironmentCgroup,
     private readonly limits: SandboxLimits,
     readonly socketDirName: string | undefined,
-    private readonly release: () => Promise<void>,
+    /** Frees what start() reserved; `processesGone`: the environment's cgroup was emptied and removed. */
+    private readonly release: (processesGone: boolean) => Promise<void>,
   ) {
     if (child.pid === undefined || child.stdout === null || child.stderr === null) {
       throw new Error('assertion failed: a spawned child has a pid and piped output');
@@ -278,14 +283,16 @@ class BubblewrapProcess implements SandboxProcess {
       // Keep the last figures readable after the cgroup is gone.
       this.lastPeakBytes = await this.cgroup.peakMemoryBytes().catch(() => this.lastPeakBytes);
       this.lastCpuUs = await this.cgroup.cpuUsageUs().catch(() => this.lastCpuUs);
+      let processesGone = false;
       try {
         await this.cgroup.thaw().catch(() => undefined); // v1: frozen tasks die only once thawed
         await this.stopBubblewrap();
         await this.cgroup.killAll();
         await this.exited;
         await this.cgroup.destroy();
+        processesGone = true;
       } finally {
-        await this.release();
+        await this.release(processesGone);
       }
     })();
     return this.destroying;

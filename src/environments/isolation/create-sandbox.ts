@@ -14,7 +14,7 @@ export interface CreateSandboxOptions {
 }
 
 /** program → the Debian package that ships it. */
-const BUBBLEWRAP_PROGRAMS = { bwrap: 'bubblewrap', socat: 'socat', setpriv: 'util-linux', sleep: 'coreutils' } as const;
+const BUBBLEWRAP_PROGRAMS = { bwrap: 'bubblewrap', socat: 'socat', setpriv: 'util-linux' } as const;
 /** Capabilities the bubblewrap backend uses without being root: chown (sockets), setuid/setgid (setpriv), sys_admin (cgroups). */
 const REQUIRED_CAPABILITIES = { CAP_CHOWN: 0, CAP_SETGID: 6, CAP_SETUID: 7, CAP_SYS_ADMIN: 21 } as const;
 
@@ -37,16 +37,13 @@ export function createSandbox(kind: 'bubblewrap' | 'process', options: CreateSan
       `the bubblewrap sandbox needs ${missing.join(', ')}: install with 'apt-get install -y ${packages}' (as root), or choose the process sandbox for development`,
     );
   }
-  const { bwrap, socat, setpriv, sleep } = found as Record<keyof typeof BUBBLEWRAP_PROGRAMS, string>;
+  const { bwrap, socat, setpriv } = found as Record<keyof typeof BUBBLEWRAP_PROGRAMS, string>;
   assertPrivileged();
 
   // Inside, only /usr (and the root's symlinks into it) exists: the supervisor's programs must live there.
   const socatInside = realpathSync(socat);
-  const sleepInside = realpathSync(sleep);
-  for (const program of [socatInside, sleepInside]) {
-    if (!program.startsWith('/usr/')) {
-      throw new SandboxError('ERR_SANDBOX_UNAVAILABLE', `${program} is outside /usr, so the sandbox cannot run it`);
-    }
+  if (!socatInside.startsWith('/usr/')) {
+    throw new SandboxError('ERR_SANDBOX_UNAVAILABLE', `${socatInside} is outside /usr, so the sandbox cannot run it`);
   }
   return new BubblewrapSandbox({
     instanceId,
@@ -56,7 +53,7 @@ export function createSandbox(kind: 'bubblewrap' | 'process', options: CreateSan
       startAt: parseInt(instanceId.slice(0, 8), 16),
     }),
     programs: { bwrap, setpriv },
-    programsInside: { socat: socatInside, sleep: sleepInside },
+    programsInside: { socat: socatInside },
   });
 }
 

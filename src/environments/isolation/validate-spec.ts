@@ -18,6 +18,9 @@ export function validateSpec(spec: SandboxSpec): void {
   for (const dir of [spec.codeDir, spec.optDir, spec.runtimeDir]) {
     if (dir !== undefined && !path.isAbsolute(dir)) invalid(`'${dir}' is not an absolute path`);
   }
+  if (spec.runtimeApiBridge !== undefined && spec.runtimeApiBridge !== 'wait' && spec.runtimeApiBridge !== 'background') {
+    invalid(`runtimeApiBridge must be 'wait' or 'background', not '${String(spec.runtimeApiBridge)}'`);
+  }
   const { memoryMb, cpuQuota, pidsMax, tmpMb } = spec.limits;
   const positiveInteger = (n: number): boolean => Number.isInteger(n) && n > 0;
   if (!positiveInteger(memoryMb) || !positiveInteger(pidsMax) || !positiveInteger(tmpMb) || !(cpuQuota > 0)) {

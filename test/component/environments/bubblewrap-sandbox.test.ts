@@ -1,173 +1,27 @@
-// The bubblewrap backend with real processes, namespaces and cgroups. Needs root, bwrap, socat and cgroups: elsewhere
-// the tests skip, except in CI (root there), where a missing prerequisite is a failure.
+// The bubblewrap backend with real processes, namespaces and cgroups: confinement, limits, freezing, cleanup.
+// The Runtime API socket and its bridge: bubblewrap-sandbox-runtime-api.test.ts.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { test, type TestContext } from 'node:test';
-import type { CgroupDriver } from '../../../src/environments/cgroups/cgroup-driver.js';
 import { createCgroupDriver } from '../../../src/environments/cgroups/create-cgroup-driver.js';
 import { BubblewrapSandbox } from '../../../src/environments/isolation/bubblewrap.js';
-import { createSandbox } from '../../../src/environments/isolation/create-sandbox.js';
-import {
-  sandboxInstanceId,
-  SandboxError,
-  type Sandbox,
-  type SandboxProcess,
-  type SandboxSpec,
-} from '../../../src/environments/sandbox.js';
+import { SandboxError } from '../../../src/environments/sandbox.js';
 import { UidPool } from '../../../src/environments/uid-pool.js';
-
-const has = (program: string): boolean => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
-const unavailable =
-  process.getuid?.() !== 0
-    ? 'needs root (cgroups, setpriv)'
-    : !has('bwrap') || !has('socat') || !has('setpriv')
-      ? 'needs bwrap, socat and setpriv (apt-get install bubblewrap socat util-linux)'
-      : undefined;
-
-function bwrapTest(name: string, body: (t: TestContext) => Promise<void>): void {
-  const skip = process.env.CI === 'true' ? false : (unavailable ?? false);
-  test(name, { skip }, async (t) => {
-    if (unavailable !== undefined) assert.fail(`bubblewrap tests cannot run: ${unavailable}`);
-    await body(t);
-  });
-}
-
-const LIMITS = { memoryMb: 128, cpuQuota: 0.1, pidsMax: 64, tmpMb: 16 };
-
-interface Started {
-  environment: SandboxProcess;
-  /** Everything written to stdout / stderr until the streams end. */
-  output: Promise<{ stdout: string; stderr: string }>;
-  /** Resolves with stdout so far once it matches. */
-  waitForStdout(pattern: RegExp): Promise<string>;
-}
-
-interface World {
-  dataDir: string;
-  codeDir: string;
-  instanceId: string;
-  sandbox: Sandbox;
-  uids: UidPool;
-  cgroups: CgroupDriver;
-  start(overrides: Partial<SandboxSpec>, sandbox?: Sandbox): Promise<Started>;
-  /** An HTTP server on a Unix socket in its own 0700 directory under socketRoot, as the Runtime API listens. */
-  listen(id: string, sandbox?: Sandbox): Promise<{ socket: string; urls: string[] }>;
-}
-
-async function makeWorld(t: TestContext): Promise<World> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kindling-bwrap-data-')); // 0700, as a data dir may be
-  const codeDir = await fs.mkdtemp(path.join(os.tmpdir(), 'kindling-bwrap-code-'));
-  await fs.chmod(codeDir, 0o755);
-  await fs.writeFile(path.join(codeDir, 'index.js'), 'exports.handler = async () => 1;\n');
-  const instanceId = sandboxInstanceId(dataDir);
-  const cgroups = createCgroupDriver(instanceId);
-  const uids = new UidPool({ startAt: randomBytes(4).readUInt32BE() });
-  const sandbox = new BubblewrapSandbox({ instanceId, cgroups, uids });
-  const servers: http.Server[] = [];
-  t.after(async () => {
-    await sandbox.close();
-    for (const server of servers) server.close();
-    await fs.rm(dataDir, { recursive: true, force: true });
-    await fs.rm(codeDir, { recursive: true, force: true });
-  });
-  let count = 0;
-  return {
-    dataDir,
-    codeDir,
-    instanceId,
-    sandbox,
-    uids,
-    cgroups,
-    async start(overrides, target = sandbox) {
-      const environment = await target.start({
-        id: `env-${++count}`,
-        codeDir,
-        command: ['/usr/bin/true'],
-        env: { PATH: '/usr/bin:/bin' },
-        limits: LIMITS,
-        ...overrides,
-      });
-      let stdout = '';
-      let stderr = '';
-      environment.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      environment.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const ended = (stream: NodeJS.ReadableStream) => new Promise((resolve) => stream.once('end', resolve));
-      const output = Promise.all([ended(environment.stdout), ended(environment.stderr)]).then(() => ({ stdout, stderr }));
-      return {
-        environment,
-        output,
-        async waitForStdout(pattern) {
-          const deadline = Date.now() + 10_000;
-          while (!pattern.test(stdout)) {
-            if (Date.now() > deadline) assert.fail(`stdout never matched ${pattern}: ${stdout} / ${stderr}`);
-            await delay(5);
-          }
-          return stdout;
-        },
-      };
-    },
-    async listen(id, target = sandbox) {
-      const dir = path.join(target.socketRoot, id);
-      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-      const socket = path.join(dir, 'rapi.sock');
-      const urls: string[] = [];
-      const server = http.createServer((request, response) => {
-        urls.push(request.url ?? '');
-        response.end(`hello from ${request.url}`);
-      });
-      servers.push(server);
-      await new Promise<void>((resolve) => server.listen(socket, resolve));
-      return { socket, urls };
-    },
-  };
-}
-
-const sh = (script: string, ...args: string[]): string[] => ['/bin/sh', '-c', script, 'sh', ...args];
-
-/** The host uids (real, effective, saved, fs) of a host pid. */
-async function hostUids(pid: number): Promise<number[]> {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
-  return (/^Uid:\s+(.*)$/m.exec(status)?.[1] ?? '').trim().split(/\s+/).map(Number);
-}
-
-/** Host pids whose argv is exactly `argv`. */
-async function findProcesses(argv: string[]): Promise<number[]> {
-  const wanted = `${argv.join('\0')}\0`;
-  const found: number[] = [];
-  for (const name of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmdline = await fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline === wanted) found.push(Number(name));
-  }
-  return found;
-}
-
-async function processesOfUid(uid: number): Promise<number[]> {
-  const found: number[] = [];
-  for (const name of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const uids = await hostUids(Number(name)).catch((): number[] => []);
-    if (uids.includes(uid)) found.push(Number(name));
-  }
-  return found;
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await delay(5);
-  }
-}
-
-const PYTHON = '/usr/bin/python3.11';
+import {
+  bwrapTest,
+  findProcesses,
+  hostUids,
+  LIMITS,
+  makeWorld,
+  processesOfUid,
+  PYTHON,
+  sh,
+  until,
+} from './bubblewrap-sandbox-world.js';
 
 bwrapTest('the command sees exactly spec.env and none of the server\'s variables', async (t) => {
   process.env.KINDLING_SERVER_MARKER = 'must-not-leak';
@@ -282,50 +136,6 @@ bwrapTest('a TCP port on the host\'s 127.0.0.1 cannot be reached from inside', a
   await environment.exited;
   assert.equal((await output).stdout, 'ConnectionRefusedError\n');
   assert.equal(connections, 0);
-});
-
-bwrapTest('the Runtime API socket answers inside at 127.0.0.1:9001 and belongs to the environment uid', async (t) => {
-  const world = await makeWorld(t);
-  const sandbox = createSandbox('bubblewrap', { dataDir: world.dataDir }); // resolves socat and sleep itself
-  t.after(() => sandbox.close());
-  assert.equal(sandbox.runtimeApiTransport, 'unix');
-  assert.equal(sandbox.socketRoot, `/run/kindling/${world.instanceId}`);
-  assert.equal(sandbox.runtimeApiAddress('/ignored.sock'), '127.0.0.1:9001');
-  const { socket, urls } = await world.listen('env-1', sandbox);
-  const get = `import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9001/x?y=1").read().decode())`;
-  const started = await world.start(
-    { id: 'env-1', command: sh(`${PYTHON} -c '${get}' && exec sleep 30`), runtimeApiSocket: socket },
-    sandbox,
-  );
-  assert.equal(await started.waitForStdout(/\n/), 'hello from /x?y=1\n');
-  assert.deepEqual(urls, ['/x?y=1']);
-  const [uid] = await hostUids(started.environment.pid);
-  const dir = await fs.stat(path.dirname(socket));
-  assert.equal(dir.uid, uid);
-  assert.equal(dir.mode & 0o777, 0o700);
-  assert.equal((await fs.stat(socket)).uid, uid);
-  const peak = await started.environment.maxMemoryUsedBytes();
-  assert.ok(peak > 0 && peak <= LIMITS.memoryMb * 1024 * 1024, `peak ${peak}`);
-});
-
-bwrapTest('another environment\'s socket directory is neither visible nor accessible', async (t) => {
-  const world = await makeWorld(t);
-  const a = await world.listen('env-a');
-  const b = await world.listen('env-b');
-  const first = await world.start({ id: 'env-a', command: ['sleep', '30'], runtimeApiSocket: a.socket });
-  const second = await world.start({
-    id: 'env-b',
-    command: sh('ls -A /run/rapi; ls -A /run; [ -e "$1" ] && echo "sees $1"; true', a.socket),
-    runtimeApiSocket: b.socket,
-  });
-  await second.environment.exited;
-  assert.equal((await second.output).stdout, 'rapi.sock\nrapi\n');
-  const [uidA] = await hostUids(first.environment.pid);
-  const dirA = await fs.stat(path.dirname(a.socket));
-  const dirB = await fs.stat(path.dirname(b.socket));
-  assert.equal(dirA.uid, uidA);
-  assert.notEqual(dirA.uid, dirB.uid); // 0700 each: one uid cannot enter the other's directory
-  assert.equal(dirA.mode & 0o777, 0o700);
 });
 
 bwrapTest('freeze stops a busy loop from using CPU, thaw resumes it, and a frozen environment can be destroyed', async (t) => {

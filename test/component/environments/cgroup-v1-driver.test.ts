@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import type { EnvironmentCgroup } from '../../../src/environments/cgroups/cgroup-driver.js';
 import { readCgroupLayout, type CgroupLayout } from '../../../src/environments/cgroups/cgroup-layout.js';
-import { CgroupV1Driver } from '../../../src/environments/cgroups/cgroup-v1.js';
+import { CgroupV1Driver, KEEP_FROZEN_CGROUP } from '../../../src/environments/cgroups/cgroup-v1.js';
 
 const layout: CgroupLayout = readCgroupLayout();
 const unavailable =
@@ -204,4 +204,48 @@ v1Test("reapStale kills and removes this instance's leftover children and leaves
   assert.equal((await straggler).signal, 'SIGKILL');
   assert.deepEqual(await world.driver.listEnvironments(), []);
   assert.deepEqual(await other.driver.listEnvironments(), ['stale-1']);
+});
+
+v1Test('the instance keeps an empty _keep-frozen freezer child frozen, which is no environment and goes with the parent', async (t) => {
+  const { driver, instanceId } = await makeWorld(t);
+  const parent = path.join(ownDir('freezer'), `kindling-${instanceId}`);
+  const keepFrozen = path.join(parent, KEEP_FROZEN_CGROUP);
+  assert.equal(await read(path.join(keepFrozen, 'freezer.state')), 'FROZEN');
+  await driver.createInstanceParent(); // idempotent, as after a restart that finds it left by a crash
+  assert.equal(await read(path.join(keepFrozen, 'freezer.state')), 'FROZEN');
+
+  const cgroup = await driver.createEnvironment('env-1');
+  await cgroup.freeze();
+  await cgroup.thaw();
+  assert.deepEqual(await driver.listEnvironments(), ['env-1']);
+  assert.deepEqual(await driver.reapStale(), ['env-1']);
+  assert.equal(await read(path.join(keepFrozen, 'freezer.state')), 'FROZEN');
+  assert.deepEqual(await driver.listEnvironments(), []);
+
+  await driver.removeInstanceParent();
+  await assert.rejects(fs.access(parent), { code: 'ENOENT' });
+  for (const file of cgroup.procsFiles) await assert.rejects(fs.access(path.dirname(path.dirname(file))), { code: 'ENOENT' });
+});
+
+v1Test('freeze and thaw settle on kept descriptors, and destroy releases them', async (t) => {
+  const { driver, spawnIn } = await makeWorld(t);
+  const cgroup = await driver.createEnvironment('env-1');
+  const child = spawnIn(cgroup, ['sleep', '30']);
+  await until(async () => (await cgroup.pids()).includes(child.pid ?? -1), 'the process joined');
+  const freezerDir = path.dirname(cgroup.procsFiles.find((f) => f.startsWith(ownDir('freezer'))) ?? '');
+  const openFds = async () => {
+    const fds = await fs.readdir('/proc/self/fd');
+    const targets = await Promise.all(fds.map((fd) => fs.readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    return targets.filter((target) => target.startsWith(freezerDir));
+  };
+  for (let round = 0; round < 3; round++) {
+    await cgroup.freeze();
+    assert.equal(await read(path.join(freezerDir, 'freezer.state')), 'FROZEN');
+    await cgroup.thaw();
+    assert.equal(await read(path.join(freezerDir, 'freezer.state')), 'THAWED');
+  }
+  assert.equal((await openFds()).length, 1, 'one descriptor, reused');
+  assert.ok((await cgroup.peakMemoryBytes()) > 0);
+  await cgroup.destroy();
+  assert.deepEqual(await openFds(), []);
 });

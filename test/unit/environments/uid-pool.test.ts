@@ -11,11 +11,13 @@ async function fakeProc(t: TestContext, processes: Record<number, readonly numbe
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'kindling-proc-'));
   t.after(() => fs.rm(root, { recursive: true, force: true }));
   await fs.mkdir(path.join(root, 'self'));
-  for (const [pid, uids] of Object.entries(processes)) {
-    await fs.mkdir(path.join(root, pid));
-    await fs.writeFile(path.join(root, pid, 'status'), `Name:\tsleep\nUid:\t${uids.join('\t')}\nGid:\t0\t0\t0\t0\n`);
-  }
+  for (const [pid, uids] of Object.entries(processes)) await addProcess(root, Number(pid), uids);
   return root;
+}
+
+async function addProcess(procRoot: string, pid: number, uids: readonly number[]): Promise<void> {
+  await fs.mkdir(path.join(procRoot, String(pid)));
+  await fs.writeFile(path.join(procRoot, String(pid), 'status'), `Name:\tsleep\nUid:\t${uids.join('\t')}\nGid:\t0\t0\t0\t0\n`);
 }
 
 const isCode = (code: string) => (error: unknown) => error instanceof SandboxError && error.code === code;
@@ -37,11 +39,43 @@ test('a uid that a process still runs as is skipped, whatever its real, effectiv
   await assert.rejects(pool.allocate(), isCode('ERR_SANDBOX_NO_UID'));
 });
 
-test('a released uid is handed out again only after the rest of the range', async (t) => {
-  const pool = new UidPool({ range: [500, 502], procRoot: await fakeProc(t) });
-  const first = await pool.allocate();
-  pool.release(first);
-  assert.deepEqual([await pool.allocate(), await pool.allocate(), await pool.allocate()], [501, 502, 500]);
+test('a released uid is handed out again before an unused one, from memory without reading /proc', async (t) => {
+  const procRoot = await fakeProc(t);
+  const pool = new UidPool({ range: [500, 503], procRoot });
+  assert.deepEqual([await pool.allocate(), await pool.allocate(), await pool.allocate()], [500, 501, 502]);
+  pool.release(501);
+  pool.release(500);
+  // Without a /proc to read, only uids that need no scan can be handed out.
+  await fs.rm(procRoot, { recursive: true });
+  assert.deepEqual([await pool.allocate(), await pool.allocate()], [501, 500]);
+  await assert.rejects(pool.allocate(), isCode('ERR_SANDBOX_UNAVAILABLE'));
+});
+
+test('a uid handed out for the first time is checked against the processes running at that moment', async (t) => {
+  const procRoot = await fakeProc(t);
+  const pool = new UidPool({ range: [500, 503], procRoot });
+  assert.equal(await pool.allocate(), 500);
+  await addProcess(procRoot, 20, [501, 501, 501, 501]); // e.g. another server sharing the range
+  assert.equal(await pool.allocate(), 502);
+});
+
+test('a uid released without the word that its processes are gone is checked again before it is reused', async (t) => {
+  const procRoot = await fakeProc(t);
+  const pool = new UidPool({ range: [500, 501], procRoot });
+  const uid = await pool.allocate();
+  await addProcess(procRoot, 30, [uid, uid, uid, uid]);
+  pool.release(uid, { processesGone: false });
+  assert.equal(pool.isAllocated(uid), false);
+  assert.equal(await pool.allocate(), 501);
+  await assert.rejects(pool.allocate(), isCode('ERR_SANDBOX_NO_UID'));
+  await fs.rm(path.join(procRoot, '30'), { recursive: true });
+  assert.equal(await pool.allocate(), uid);
+});
+
+test('concurrent allocations get distinct uids', async (t) => {
+  const pool = new UidPool({ range: [500, 507], procRoot: await fakeProc(t, { 10: [503, 503, 503, 503] }) });
+  const uids = await Promise.all(Array.from({ length: 7 }, () => pool.allocate()));
+  assert.deepEqual([...uids].sort(), [500, 501, 502, 504, 505, 506, 507]);
 });
 
 test('startAt spreads instances over the range', async (t) => {
