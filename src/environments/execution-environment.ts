@@ -36,7 +36,7 @@ import {
   timedOut,
   type FunctionErrorDocument,
 } from './function-errors.js';
-import type { Sandbox, SandboxExit, SandboxProcess } from './sandbox.js';
+import { runtimeApiSocketInside, type Sandbox, type SandboxExit, type SandboxProcess } from './sandbox.js';
 
 export type EnvironmentState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' | 'failed';
 
@@ -274,6 +274,10 @@ export class ExecutionEnvironment {
       runtimeApi: sandbox.runtimeApiAddress(this.#api.address),
       initializationType: this.target.initializationType,
     });
+    // Our own bootstraps speak HTTP straight over the Runtime API socket (no socat hop, no wait for it to listen);
+    // socat still serves 127.0.0.1:9001 for anything else in the sandbox that uses AWS_LAMBDA_RUNTIME_API.
+    const direct = sandbox.runtimeApiTransport === 'unix' && runtime.bootstrapDir !== undefined;
+    if (direct) env._KINDLING_RUNTIME_API_SOCKET = runtimeApiSocketInside(this.#api.address);
     const argv = runtime.heapFlags ? [command[0]!, ...nodeHeapFlags(version.settings.memorySizeMb, env.NODE_OPTIONS), ...command.slice(1)] : command;
     const memoryMb = version.settings.memorySizeMb;
     this.#process = await sandbox.start({
@@ -283,7 +287,7 @@ export class ExecutionEnvironment {
       ...(runtime.bootstrapDir === undefined ? {} : { runtimeDir: join(this.#deps.bootstrapRoot, runtime.bootstrapDir) }),
       command: [...argv],
       env,
-      ...(sandbox.runtimeApiTransport === 'unix' ? { runtimeApiSocket: this.#api.address } : {}),
+      ...(sandbox.runtimeApiTransport === 'unix' ? { runtimeApiSocket: this.#api.address, runtimeApiBridge: direct ? 'background' : 'wait' } : {}),
       limits: { memoryMb, cpuQuota: memoryMb / 1769, pidsMax: 1024, tmpMb: version.settings.ephemeralStorageMb },
     });
     this.#log.attach(this.#process.stdout);

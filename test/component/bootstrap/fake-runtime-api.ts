@@ -2,7 +2,7 @@
 // is queued) and records what the runtime POSTs (/response, /error, /init/error) with their headers.
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOn, type Endpoint, type Transport } from './runtime-api-transport.js';
 
 export const FAKE_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fixture-fn';
 
@@ -15,15 +15,22 @@ export interface Posted {
 
 export class FakeRuntimeApi {
   nextCalls = 0;
+  /** Connections the runtime opened so far. */
+  connections = 0;
   readonly posted: Posted[] = [];
-  readonly #server = http.createServer((req, res) => this.#route(req, res));
+  readonly #server = http.createServer((req, res) => this.#route(req, res)).on('connection', () => {
+    this.connections += 1;
+  });
   readonly #queue: Array<{ id: string; headers: Record<string, string>; body: string }> = [];
   readonly #parked: ServerResponse[] = [];
   readonly #listeners = new Set<() => void>();
 
-  async listen(): Promise<string> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  #endpoint: Endpoint | undefined;
+
+  /** Starts listening; resolves with the environment variables that lead a runtime here. */
+  async listen(transport: Transport = 'tcp'): Promise<Record<string, string>> {
+    this.#endpoint = await listenOn(this.#server, transport);
+    return this.#endpoint.env;
   }
 
   /** Queues an event; resolves with the runtime's answer for it. */
@@ -48,8 +55,11 @@ export class FakeRuntimeApi {
   }
 
   async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    if (this.#server.listening) {
+      this.#server.closeAllConnections();
+      await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    }
+    await this.#endpoint?.cleanup();
   }
 
   #route(req: http.IncomingMessage, res: ServerResponse): void {

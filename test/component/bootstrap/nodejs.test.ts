@@ -1,9 +1,15 @@
 // The nodejs20.x bootstrap (src/environments/bootstrap/nodejs) run as a plain child process against a fake Runtime API.
+// Tests that exercise the wire run twice: over TCP (AWS_LAMBDA_RUNTIME_API) and over a Unix socket
+// (_KINDLING_RUNTIME_API_SOCKET); the rest use TCP.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FAKE_FUNCTION_ARN as ARN, FakeRuntimeApi, type Posted } from './fake-runtime-api.js';
+import { ADDRESS_BESIDE_SOCKET, over, TRANSPORTS, type Transport } from './runtime-api-transport.js';
 
 const BOOTSTRAP = fileURLToPath(new URL('../../../src/environments/bootstrap/nodejs/index.mjs', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../fixtures/functions/node/', import.meta.url));
@@ -26,11 +32,11 @@ interface Runtime {
 
 async function startRuntime(
   t: TestContext,
-  options: { fixture: string; handler: string; env?: Record<string, string> },
+  options: { fixture: string; handler: string; env?: Record<string, string>; transport?: Transport; taskRoot?: string },
 ): Promise<Runtime> {
   const api = new FakeRuntimeApi();
-  const address = await api.listen();
-  const dir = `${FIXTURES}${options.fixture}`;
+  const apiEnv = await api.listen(options.transport);
+  const dir = options.taskRoot ?? `${FIXTURES}${options.fixture}`;
   const child = spawn(process.execPath, [BOOTSTRAP], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,7 +44,7 @@ async function startRuntime(
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       _HANDLER: options.handler,
       LAMBDA_TASK_ROOT: dir,
-      AWS_LAMBDA_RUNTIME_API: address,
+      ...apiEnv,
       AWS_LAMBDA_FUNCTION_NAME: 'fixture-fn',
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
@@ -101,12 +107,17 @@ function assertError(p: Posted, errorType: string, errorMessage: string | RegExp
 
 // ── Loading handlers ────────────────────────────────────────────────────────────────────────────────────────────
 
-test('a CommonJS async handler answers its JSON result, and module state survives between invocations', TIMEOUT, async (t) => {
-  const rt = await startRuntime(t, { fixture: 'cjs', handler: 'index.handler' });
-  assertResponse(await rt.invoke({ n: 1 }), { count: 1, event: { n: 1 } });
-  assertResponse(await rt.invoke({ n: 2 }), { count: 2, event: { n: 2 } });
-  assert.equal(rt.api.posted.length, 2);
-});
+for (const transport of TRANSPORTS) {
+  test(`a CommonJS async handler answers its JSON result on one kept-alive connection, and module state survives between `
+    + `invocations${over(transport)}`, TIMEOUT, async (t) => {
+    const rt = await startRuntime(t, { transport, fixture: 'cjs', handler: 'index.handler' });
+    assertResponse(await rt.invoke({ n: 1 }), { count: 1, event: { n: 1 } });
+    assertResponse(await rt.invoke({ n: 2 }), { count: 2, event: { n: 2 } });
+    assert.equal(rt.api.posted.length, 2);
+    // GET /next, POST, GET /next, POST, GET /next: all on one kept-alive connection.
+    assert.equal(rt.api.connections, 1);
+  });
+}
 
 test('a .mjs handler is loaded as an ES module', TIMEOUT, async (t) => {
   const rt = await startRuntime(t, { fixture: 'esm-mjs', handler: 'app.handler' });
@@ -142,11 +153,13 @@ test('an ES module handler with top-level await is ready before the first invoca
 
 // ── Completion rules ────────────────────────────────────────────────────────────────────────────────────────────
 
-test('a callback result waits for the event loop to drain by default', TIMEOUT, async (t) => {
-  const rt = await startRuntime(t, { fixture: 'cjs', handler: 'index.callbackWaits' });
-  // The result object is serialised when it is sent: the pending timer has run by then.
-  assertResponse(await rt.invoke(), { timerFired: true });
-});
+for (const transport of TRANSPORTS) {
+  test(`a callback result waits for the event loop to drain by default${over(transport)}`, TIMEOUT, async (t) => {
+    const rt = await startRuntime(t, { transport, fixture: 'cjs', handler: 'index.callbackWaits' });
+    // The result object is serialised when it is sent: the pending timer has run by then.
+    assertResponse(await rt.invoke(), { timerFired: true });
+  });
+}
 
 test('a callback result is sent at once when callbackWaitsForEmptyEventLoop is false', TIMEOUT, async (t) => {
   const rt = await startRuntime(t, { fixture: 'cjs', handler: 'index.callbackNoWait' });
@@ -185,55 +198,59 @@ test('a streaming handler is refused with Runtime.StreamingNotSupported instead 
 
 // ── Context ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
-test('the context carries the function settings, the request headers and the remaining time', TIMEOUT, async (t) => {
-  const rt = await startRuntime(t, { fixture: 'cjs', handler: 'index.contextDump' });
-  const clientContext = { client: { installation_id: 'i-1' }, custom: { foo: 'bar' }, env: { locale: 'en' } };
-  const identity = { cognitoIdentityId: 'id-1', cognitoIdentityPoolId: 'pool-1' };
-  const traceId = 'Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1';
-  const { id, answer } = rt.api.enqueue('{}', {
-    'lambda-runtime-deadline-ms': String(Date.now() + 20_000),
-    'lambda-runtime-client-context': JSON.stringify(clientContext),
-    'lambda-runtime-cognito-identity': JSON.stringify(identity),
-    'lambda-runtime-trace-id': traceId,
-    'lambda-runtime-aws-tenant-id': 'tenant-7',
-  });
-  const dump = json(await answer) as { json: string; remainingMs: number; memoryType: string; traceId: string | null };
-  // Key order as Lambda's JSON.stringify(context) shows it.
-  assert.equal(dump.json, JSON.stringify({
-    callbackWaitsForEmptyEventLoop: true,
-    functionVersion: '$LATEST',
-    functionName: 'fixture-fn',
-    memoryLimitInMB: '256',
-    logGroupName: '/aws/lambda/fixture-fn',
-    logStreamName: STREAM,
-    clientContext,
-    identity,
-    invokedFunctionArn: ARN,
-    awsRequestId: id,
-    tenantId: 'tenant-7',
-  }));
-  assert.equal(dump.memoryType, 'string');
-  assert.ok(dump.remainingMs > 10_000 && dump.remainingMs <= 20_000, `remaining ${dump.remainingMs}`);
-  assert.equal(dump.traceId, traceId);
+for (const transport of TRANSPORTS) {
+  test(`the context carries the function settings, the request headers and the remaining time${over(transport)}`, TIMEOUT, async (t) => {
+    const rt = await startRuntime(t, { transport, fixture: 'cjs', handler: 'index.contextDump' });
+    const clientContext = { client: { installation_id: 'i-1' }, custom: { foo: 'bar' }, env: { locale: 'en' } };
+    const identity = { cognitoIdentityId: 'id-1', cognitoIdentityPoolId: 'pool-1' };
+    const traceId = 'Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1';
+    const { id, answer } = rt.api.enqueue('{}', {
+      'lambda-runtime-deadline-ms': String(Date.now() + 20_000),
+      'lambda-runtime-client-context': JSON.stringify(clientContext),
+      'lambda-runtime-cognito-identity': JSON.stringify(identity),
+      'lambda-runtime-trace-id': traceId,
+      'lambda-runtime-aws-tenant-id': 'tenant-7',
+    });
+    const dump = json(await answer) as { json: string; remainingMs: number; memoryType: string; traceId: string | null };
+    // Key order as Lambda's JSON.stringify(context) shows it.
+    assert.equal(dump.json, JSON.stringify({
+      callbackWaitsForEmptyEventLoop: true,
+      functionVersion: '$LATEST',
+      functionName: 'fixture-fn',
+      memoryLimitInMB: '256',
+      logGroupName: '/aws/lambda/fixture-fn',
+      logStreamName: STREAM,
+      clientContext,
+      identity,
+      invokedFunctionArn: ARN,
+      awsRequestId: id,
+      tenantId: 'tenant-7',
+    }));
+    assert.equal(dump.memoryType, 'string');
+    assert.ok(dump.remainingMs > 10_000 && dump.remainingMs <= 20_000, `remaining ${dump.remainingMs}`);
+    assert.equal(dump.traceId, traceId);
 
-  // Without the optional headers: no clientContext/identity/tenantId, and _X_AMZN_TRACE_ID is removed.
-  const plain = json(await rt.invoke()) as { json: string; traceId: string | null };
-  assert.deepEqual(Object.keys(JSON.parse(plain.json)), ['callbackWaitsForEmptyEventLoop', 'functionVersion', 'functionName',
-    'memoryLimitInMB', 'logGroupName', 'logStreamName', 'invokedFunctionArn', 'awsRequestId']);
-  assert.equal(plain.traceId, null);
-});
+    // Without the optional headers: no clientContext/identity/tenantId, and _X_AMZN_TRACE_ID is removed.
+    const plain = json(await rt.invoke()) as { json: string; traceId: string | null };
+    assert.deepEqual(Object.keys(JSON.parse(plain.json)), ['callbackWaitsForEmptyEventLoop', 'functionVersion', 'functionName',
+      'memoryLimitInMB', 'logGroupName', 'logStreamName', 'invokedFunctionArn', 'awsRequestId']);
+    assert.equal(plain.traceId, null);
+  });
+}
 
 // ── Invoke errors ───────────────────────────────────────────────────────────────────────────────────────────────
 
-test('a thrown Error is posted with its name, message and stack lines, and logged as "Invoke Error"', TIMEOUT, async (t) => {
-  const rt = await startRuntime(t, { fixture: 'cjs', handler: 'index.throws' });
-  const { id, answer } = rt.api.enqueue('{}');
-  const body = assertError(await answer, 'Error', 'boom');
-  assert.equal(body.trace[0], 'Error: boom');
-  assert.match(body.trace[1] ?? '', /^ {4}at .*cjs\/index\.js:\d+:\d+/);
-  const line = (await rt.stop()).find((l) => l.includes('Invoke Error'));
-  assert.match(line ?? '', new RegExp(`^${ISO}\\t${id}\\tERROR\\tInvoke Error \\t\\{"errorType":"Error","errorMessage":"boom","stack":\\["Error: boom",`));
-});
+for (const transport of TRANSPORTS) {
+  test(`a thrown Error is posted with its name, message and stack lines, and logged as "Invoke Error"${over(transport)}`, TIMEOUT, async (t) => {
+    const rt = await startRuntime(t, { transport, fixture: 'cjs', handler: 'index.throws' });
+    const { id, answer } = rt.api.enqueue('{}');
+    const body = assertError(await answer, 'Error', 'boom');
+    assert.equal(body.trace[0], 'Error: boom');
+    assert.match(body.trace[1] ?? '', /^ {4}at .*cjs\/index\.js:\d+:\d+/);
+    const line = (await rt.stop()).find((l) => l.includes('Invoke Error'));
+    assert.match(line ?? '', new RegExp(`^${ISO}\\t${id}\\tERROR\\tInvoke Error \\t\\{"errorType":"Error","errorMessage":"boom","stack":\\["Error: boom",`));
+  });
+}
 
 test('a custom error class keeps its name as errorType', TIMEOUT, async (t) => {
   const rt = await startRuntime(t, { fixture: 'cjs', handler: 'index.customError' });
@@ -348,9 +365,53 @@ for (const c of INIT_ERRORS) {
   });
 }
 
-test('the runtime exits when the Runtime API goes away', TIMEOUT, async (t) => {
-  const rt = await startRuntime(t, { fixture: 'cjs', handler: 'index.handler' });
-  assertResponse(await rt.invoke(), { count: 1, event: {} });
-  await rt.api.close();
-  assert.deepEqual(await rt.exited, { code: 1, signal: null });
+// ── Reaching the Runtime API ────────────────────────────────────────────────────────────────────────────────────
+
+for (const transport of TRANSPORTS) {
+  test(`an init error is posted to /runtime/init/error before the runtime exits${over(transport)}`, TIMEOUT, async (t) => {
+    const rt = await startRuntime(t, { transport, fixture: 'init-errors', handler: 'throws.handler' });
+    const posted = await rt.initError();
+    assert.equal(posted.headers['lambda-runtime-function-error-type'], 'RangeError');
+    assert.equal((json(posted) as { errorMessage: string }).errorMessage, 'thrown while loading');
+    assert.deepEqual(await rt.exited, { code: 129, signal: null });
+  });
+}
+
+const ENV_PROBE = `'use strict';
+const { execFileSync } = require('node:child_process');
+const atLoad = process.env._KINDLING_RUNTIME_API_SOCKET ?? null;
+exports.handler = async () => {
+  const childEnv = execFileSync('/usr/bin/env', { encoding: 'utf8' });
+  return {
+    atLoad,
+    atInvoke: process.env._KINDLING_RUNTIME_API_SOCKET ?? null,
+    childSeesSocket: /^_KINDLING_RUNTIME_API_SOCKET=/m.test(childEnv),
+    childSeesAddress: /^AWS_LAMBDA_RUNTIME_API=/m.test(childEnv),
+    runtimeApi: process.env.AWS_LAMBDA_RUNTIME_API,
+  };
+};
+`;
+
+test('the socket variable is gone before the handler loads, for the function and its child processes alike, '
+  + 'while AWS_LAMBDA_RUNTIME_API stays', TIMEOUT, async (t) => {
+  const taskRoot = await mkdtemp(path.join(os.tmpdir(), 'kindling-node-env-'));
+  t.after(() => rm(taskRoot, { recursive: true, force: true }));
+  await writeFile(path.join(taskRoot, 'index.js'), ENV_PROBE);
+  const rt = await startRuntime(t, { transport: 'unix', fixture: '', taskRoot, handler: 'index.handler' });
+  assertResponse(await rt.invoke(), {
+    atLoad: null,
+    atInvoke: null,
+    childSeesSocket: false,
+    childSeesAddress: true,
+    runtimeApi: ADDRESS_BESIDE_SOCKET,
+  });
 });
+
+for (const transport of TRANSPORTS) {
+  test(`the runtime exits when the Runtime API goes away${over(transport)}`, TIMEOUT, async (t) => {
+    const rt = await startRuntime(t, { transport, fixture: 'cjs', handler: 'index.handler' });
+    assertResponse(await rt.invoke(), { count: 1, event: {} });
+    await rt.api.close();
+    assert.deepEqual(await rt.exited, { code: 1, signal: null });
+  });
+}

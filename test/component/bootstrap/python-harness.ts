@@ -1,13 +1,13 @@
 /**
  * Runs Kindling's python bootstrap as a plain child process against a fake Runtime API (node:http on
- * 127.0.0.1:0) that hands out queued events on GET /next and records every POST.
+ * 127.0.0.1:0, or on a Unix socket) that hands out queued events on GET /next and records every POST.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { listenOn, type Transport } from './runtime-api-transport.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const RUNTIME_DIR = `${ROOT}src/environments/bootstrap/python`;
@@ -28,24 +28,30 @@ export interface Posted {
 }
 
 export interface FakeRuntimeApi {
-  readonly address: string;
+  /** The variables that lead a runtime to this server (AWS_LAMBDA_RUNTIME_API, _KINDLING_RUNTIME_API_SOCKET). */
+  readonly env: Record<string, string>;
   /** How many GET /next requests arrived so far. */
   readonly nextCount: number;
+  /** How many connections the runtime opened so far. */
+  readonly connections: number;
   enqueue(event: QueuedEvent): void;
   /** The next POST not yet taken, in arrival order. */
   nextPost(): Promise<Posted>;
   /** Ends the socket after each answered GET /next without saying so, as a keep-alive timeout would. */
   dropConnectionsAfterNext: boolean;
+  /** Stops listening and ends every connection (a waiting GET /next included), as a platform going away. */
+  close(): Promise<void>;
 }
 
 export const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:py-fn';
 
-export async function startFakeRuntimeApi(t: TestContext): Promise<FakeRuntimeApi> {
+export async function startFakeRuntimeApi(t: TestContext, transport: Transport = 'tcp'): Promise<FakeRuntimeApi> {
   const events: QueuedEvent[] = [];
   const waiting: ServerResponse[] = [];
   const posts: Posted[] = [];
   const takers: ((p: Posted) => void)[] = [];
   let nextCount = 0;
+  let connections = 0;
 
   const deliver = (res: ServerResponse, event: QueuedEvent): void => {
     res.writeHead(200, {
@@ -79,18 +85,26 @@ export async function startFakeRuntimeApi(t: TestContext): Promise<FakeRuntimeAp
       else posts.push(post);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close');
-  });
+  server.on('connection', () => (connections += 1));
+  const endpoint = await listenOn(server, transport);
+  const close = async (): Promise<void> => {
+    if (server.listening) {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    }
+    await endpoint.cleanup();
+  };
+  t.after(close);
 
   const api: FakeRuntimeApi = {
-    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    env: endpoint.env,
+    close,
     get nextCount() {
       return nextCount;
+    },
+    get connections() {
+      return connections;
     },
     dropConnectionsAfterNext: false,
     enqueue(event) {
@@ -118,9 +132,9 @@ export interface RuntimeProcess {
 /** Starts the bootstrap with the environment Lambda gives python3.11 functions (LAMBDA_REFERENCE §4.1). */
 export function startRuntime(
   t: TestContext,
-  options: { api: FakeRuntimeApi; fixture: string; handler: string; env?: Record<string, string> },
+  options: { api: FakeRuntimeApi; fixture: string; handler: string; env?: Record<string, string>; taskRoot?: string },
 ): RuntimeProcess {
-  const taskRoot = `${FIXTURES}/${options.fixture}`;
+  const taskRoot = options.taskRoot ?? `${FIXTURES}/${options.fixture}`;
   const child = spawn(PYTHON, ['-u', `${RUNTIME_DIR}/bootstrap.py`], {
     cwd: taskRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -135,7 +149,7 @@ export function startRuntime(
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/py-fn',
       AWS_LAMBDA_LOG_STREAM_NAME: '2026/01/02/[$LATEST]0123456789abcdef0123456789abcdef',
-      AWS_LAMBDA_RUNTIME_API: options.api.address,
+      ...options.api.env,
       LAMBDA_TASK_ROOT: taskRoot,
       LAMBDA_RUNTIME_DIR: RUNTIME_DIR,
       TZ: ':UTC',

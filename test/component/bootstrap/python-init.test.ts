@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { FIXTURES, parseJson, startFakeRuntimeApi, startRuntime, type Posted } from './python-harness.js';
+import { over, TRANSPORTS, type Transport } from './runtime-api-transport.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -13,8 +14,8 @@ interface InitFailure {
 }
 
 /** Starts the runtime on a handler that cannot load and collects what it reported before exiting. */
-async function failInit(t: TestContext, fixture: string, handler: string): Promise<InitFailure> {
-  const api = await startFakeRuntimeApi(t);
+async function failInit(t: TestContext, fixture: string, handler: string, transport: Transport = 'tcp'): Promise<InitFailure> {
+  const api = await startFakeRuntimeApi(t, transport);
   const runtime = startRuntime(t, { api, fixture, handler });
   const [post, { code, stdout }] = await Promise.all([api.nextPost(), runtime.exited]);
   assert.equal(post.path, '/2018-06-01/runtime/init/error');
@@ -52,18 +53,20 @@ test('a handler with an empty module or function part is malformed', TIMEOUT, as
   assert.deepEqual([noModule.code, noFunction.code], [1, 1]);
 });
 
-test('a module that does not exist is reported as Runtime.ImportModuleError', TIMEOUT, async (t) => {
-  const failure = await failInit(t, 'echo', 'nowhere.handler');
+for (const transport of TRANSPORTS) {
+  test(`a module that does not exist is reported as Runtime.ImportModuleError${over(transport)}`, TIMEOUT, async (t) => {
+    const failure = await failInit(t, 'echo', 'nowhere.handler', transport);
 
-  assert.deepEqual(failure.body, {
-    errorMessage: "Unable to import module 'nowhere': No module named 'nowhere'",
-    errorType: 'Runtime.ImportModuleError',
-    requestId: '',
-    stackTrace: [],
+    assert.deepEqual(failure.body, {
+      errorMessage: "Unable to import module 'nowhere': No module named 'nowhere'",
+      errorType: 'Runtime.ImportModuleError',
+      requestId: '',
+      stackTrace: [],
+    });
+    assert.equal(failure.code, 1);
+    assert.equal(failure.nextCount, 0);
   });
-  assert.equal(failure.code, 1);
-  assert.equal(failure.nextCount, 0);
-});
+}
 
 test('a module whose own import fails is reported as Runtime.ImportModuleError naming the dependency', TIMEOUT, async (t) => {
   const failure = await failInit(t, 'import-error', 'app.handler');

@@ -1,4 +1,9 @@
+// The python3.11 bootstrap (src/environments/bootstrap/python) against a fake Runtime API. Tests that exercise the
+// wire run twice: over TCP (AWS_LAMBDA_RUNTIME_API) and over a Unix socket (_KINDLING_RUNTIME_API_SOCKET).
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
   FIXTURES,
@@ -11,6 +16,7 @@ import {
   type Posted,
   type RuntimeProcess,
 } from './python-harness.js';
+import { ADDRESS_BESIDE_SOCKET, over, TRANSPORTS, type Transport } from './runtime-api-transport.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -19,8 +25,9 @@ async function world(
   fixture: string,
   handler: string,
   env?: Record<string, string>,
+  transport: Transport = 'tcp',
 ): Promise<{ api: FakeRuntimeApi; runtime: RuntimeProcess; invoke(event: Parameters<FakeRuntimeApi['enqueue']>[0]): Promise<Posted> }> {
-  const api = await startFakeRuntimeApi(t);
+  const api = await startFakeRuntimeApi(t, transport);
   const runtime = startRuntime(t, { api, fixture, handler, ...(env ? { env } : {}) });
   return {
     api,
@@ -39,15 +46,17 @@ function frames(body: Record<string, unknown>): string[] {
   return trace as string[];
 }
 
-test('a dict result is posted to /response as JSON', TIMEOUT, async (t) => {
-  const { invoke } = await world(t, 'echo', 'app.handler');
+for (const transport of TRANSPORTS) {
+  test(`a dict result is posted to /response as JSON${over(transport)}`, TIMEOUT, async (t) => {
+    const { invoke } = await world(t, 'echo', 'app.handler', undefined, transport);
 
-  const post = await invoke({ requestId: 'req-1', payload: '{"n":1,"text":"héllo"}' });
+    const post = await invoke({ requestId: 'req-1', payload: '{"n":1,"text":"héllo"}' });
 
-  assert.equal(post.path, '/2018-06-01/runtime/invocation/req-1/response');
-  assert.equal(post.headers['content-type'], 'application/json');
-  assert.deepEqual(parseJson(post.body), { received: { n: 1, text: 'héllo' }, requestId: 'req-1' });
-});
+    assert.equal(post.path, '/2018-06-01/runtime/invocation/req-1/response');
+    assert.equal(post.headers['content-type'], 'application/json');
+    assert.deepEqual(parseJson(post.body), { received: { n: 1, text: 'héllo' }, requestId: 'req-1' });
+  });
+}
 
 test('a handler returning None answers null', TIMEOUT, async (t) => {
   const { invoke } = await world(t, 'echo', 'app.nothing');
@@ -66,39 +75,41 @@ test('a handler inside a package is found through pkg.sub.mod.handler', TIMEOUT,
   assert.deepEqual(parseJson(post.body), { module: 'pkg.sub.mod' });
 });
 
-test('the context carries the invocation headers and the function environment', TIMEOUT, async (t) => {
-  const { invoke } = await world(t, 'context', 'app.handler');
-  const deadline = Date.now() + 30_000;
+for (const transport of TRANSPORTS) {
+  test(`the context carries the invocation headers and the function environment${over(transport)}`, TIMEOUT, async (t) => {
+    const { invoke } = await world(t, 'context', 'app.handler', undefined, transport);
+    const deadline = Date.now() + 30_000;
 
-  const post = await invoke({
-    requestId: 'req-ctx',
-    headers: {
-      'Lambda-Runtime-Deadline-Ms': String(deadline),
-      'Lambda-Runtime-Invoked-Function-Arn': `${FUNCTION_ARN}:live`,
-      'Lambda-Runtime-Trace-Id': 'Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1',
-      'Lambda-Runtime-Cognito-Identity': '{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}',
-      'Lambda-Runtime-Aws-Tenant-Id': 'tenant-7',
-    },
-  });
-  const context = parseJson(post.body);
+    const post = await invoke({
+      requestId: 'req-ctx',
+      headers: {
+        'Lambda-Runtime-Deadline-Ms': String(deadline),
+        'Lambda-Runtime-Invoked-Function-Arn': `${FUNCTION_ARN}:live`,
+        'Lambda-Runtime-Trace-Id': 'Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1',
+        'Lambda-Runtime-Cognito-Identity': '{"cognitoIdentityId":"id-1","cognitoIdentityPoolId":"pool-1"}',
+        'Lambda-Runtime-Aws-Tenant-Id': 'tenant-7',
+      },
+    });
+    const context = parseJson(post.body);
 
-  const remaining = context['remaining_ms'] as number;
-  assert.ok(remaining > 20_000 && remaining <= 30_000, `remaining ${remaining}`);
-  delete context['remaining_ms'];
-  assert.deepEqual(context, {
-    aws_request_id: 'req-ctx',
-    invoked_function_arn: `${FUNCTION_ARN}:live`,
-    function_name: 'py-fn',
-    function_version: '$LATEST',
-    memory_limit_in_mb: '128',
-    log_group_name: '/aws/lambda/py-fn',
-    log_stream_name: '2026/01/02/[$LATEST]0123456789abcdef0123456789abcdef',
-    identity: ['id-1', 'pool-1'],
-    client_context: null,
-    tenant_id: 'tenant-7',
-    trace_id: 'Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1',
+    const remaining = context['remaining_ms'] as number;
+    assert.ok(remaining > 20_000 && remaining <= 30_000, `remaining ${remaining}`);
+    delete context['remaining_ms'];
+    assert.deepEqual(context, {
+      aws_request_id: 'req-ctx',
+      invoked_function_arn: `${FUNCTION_ARN}:live`,
+      function_name: 'py-fn',
+      function_version: '$LATEST',
+      memory_limit_in_mb: '128',
+      log_group_name: '/aws/lambda/py-fn',
+      log_stream_name: '2026/01/02/[$LATEST]0123456789abcdef0123456789abcdef',
+      identity: ['id-1', 'pool-1'],
+      client_context: null,
+      tenant_id: 'tenant-7',
+      trace_id: 'Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1',
+    });
   });
-});
+}
 
 test('the trace id of one invocation does not leak into the next, and a past deadline leaves 0 ms', TIMEOUT, async (t) => {
   const { invoke } = await world(t, 'context', 'app.handler');
@@ -130,30 +141,36 @@ test('the raw JSON client context becomes client_context.client, .custom and .en
   });
 });
 
-test('module state survives from one invocation to the next in the same process', TIMEOUT, async (t) => {
-  const { invoke, runtime } = await world(t, 'state', 'app.handler');
+for (const transport of TRANSPORTS) {
+  test(`module state survives from one invocation to the next in the same process, on one kept-alive connection`
+    + `${over(transport)}`, TIMEOUT, async (t) => {
+    const { api, invoke, runtime } = await world(t, 'state', 'app.handler', undefined, transport);
 
-  const first = parseJson((await invoke({ requestId: 'req-1' })).body);
-  const second = parseJson((await invoke({ requestId: 'req-2' })).body);
+    const first = parseJson((await invoke({ requestId: 'req-1' })).body);
+    const second = parseJson((await invoke({ requestId: 'req-2' })).body);
 
-  assert.deepEqual(first, { invocations: 1, pid: runtime.pid });
-  assert.deepEqual(second, { invocations: 2, pid: runtime.pid });
-});
+    assert.deepEqual(first, { invocations: 1, pid: runtime.pid });
+    assert.deepEqual(second, { invocations: 2, pid: runtime.pid });
+    assert.equal(api.connections, 1);
+  });
+}
 
-test('a raised exception is posted to /error with message, type, request id and the user frames', TIMEOUT, async (t) => {
-  const { invoke } = await world(t, 'errors', 'app.fail');
+for (const transport of TRANSPORTS) {
+  test(`a raised exception is posted to /error with message, type, request id and the user frames${over(transport)}`, TIMEOUT, async (t) => {
+    const { invoke } = await world(t, 'errors', 'app.fail', undefined, transport);
 
-  const post = await invoke({ requestId: 'req-err' });
+    const post = await invoke({ requestId: 'req-err' });
 
-  assert.equal(post.path, '/2018-06-01/runtime/invocation/req-err/error');
-  assert.equal(post.headers['lambda-runtime-function-error-type'], 'Exception');
-  const body = parseJson(post.body);
-  assert.deepEqual(Object.keys(body), ['errorMessage', 'errorType', 'requestId', 'stackTrace']);
-  assert.equal(body['errorMessage'], 'boom');
-  assert.equal(body['errorType'], 'Exception');
-  assert.equal(body['requestId'], 'req-err');
-  assert.deepEqual(frames(body), [`  File "${FIXTURES}/errors/app.py", line 9, in fail\n    raise Exception("boom")\n`]);
-});
+    assert.equal(post.path, '/2018-06-01/runtime/invocation/req-err/error');
+    assert.equal(post.headers['lambda-runtime-function-error-type'], 'Exception');
+    const body = parseJson(post.body);
+    assert.deepEqual(Object.keys(body), ['errorMessage', 'errorType', 'requestId', 'stackTrace']);
+    assert.equal(body['errorMessage'], 'boom');
+    assert.equal(body['errorType'], 'Exception');
+    assert.equal(body['requestId'], 'req-err');
+    assert.deepEqual(frames(body), [`  File "${FIXTURES}/errors/app.py", line 9, in fail\n    raise Exception("boom")\n`]);
+  });
+}
 
 test('a custom exception class is reported by its name, with every user frame', TIMEOUT, async (t) => {
   const { invoke } = await world(t, 'errors', 'app.custom');
@@ -205,15 +222,96 @@ test('sys.exit in a handler ends the process with its code and posts nothing', T
   assert.equal(api.nextCount, 1);
 });
 
-test('a connection the Runtime API closed between requests is reopened', TIMEOUT, async (t) => {
-  const { api, invoke } = await world(t, 'state', 'app.handler');
-  api.dropConnectionsAfterNext = true;
+for (const transport of TRANSPORTS) {
+  test(`a connection the Runtime API closed between requests is reopened${over(transport)}`, TIMEOUT, async (t) => {
+    const { api, invoke } = await world(t, 'state', 'app.handler', undefined, transport);
+    api.dropConnectionsAfterNext = true;
 
-  const first = await invoke({ requestId: 'req-1' });
-  const second = await invoke({ requestId: 'req-2' });
+    const first = await invoke({ requestId: 'req-1' });
+    const second = await invoke({ requestId: 'req-2' });
 
-  assert.equal(first.path, '/2018-06-01/runtime/invocation/req-1/response');
-  assert.equal(parseJson(second.body)['invocations'], 2);
+    assert.equal(first.path, '/2018-06-01/runtime/invocation/req-1/response');
+    assert.equal(parseJson(second.body)['invocations'], 2);
+  });
+}
+
+for (const transport of TRANSPORTS) {
+  test(`the runtime exits with 1 when the Runtime API goes away${over(transport)}`, TIMEOUT, async (t) => {
+    const { api, runtime, invoke } = await world(t, 'state', 'app.handler', undefined, transport);
+    await invoke({ requestId: 'req-1' });
+
+    await api.close();
+    const { code, stderr } = await runtime.exited;
+
+    assert.equal(code, 1);
+    assert.match(stderr, /^\[kindling\] GET \/2018-06-01\/runtime\/invocation\/next failed: /m);
+  });
+}
+
+/** A function written for one test into its own task root. */
+async function taskRootWith(t: TestContext, source: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'kindling-py-task-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, 'app.py'), source);
+  return dir;
+}
+
+const ENV_PROBE = `import os
+import subprocess
+
+AT_LOAD = os.environ.get("_KINDLING_RUNTIME_API_SOCKET")
+
+
+class \u00dcberfehler(Exception):
+    pass
+
+
+def handler(event, context):
+    child = subprocess.run(["/usr/bin/env"], capture_output=True, text=True, check=True).stdout.splitlines()
+    return {
+        "at_load": AT_LOAD,
+        "at_invoke": os.environ.get("_KINDLING_RUNTIME_API_SOCKET"),
+        "in_environb": b"_KINDLING_RUNTIME_API_SOCKET" in os.environb,
+        "child_sees_socket": any(line.startswith("_KINDLING_RUNTIME_API_SOCKET=") for line in child),
+        "child_sees_address": any(line.startswith("AWS_LAMBDA_RUNTIME_API=") for line in child),
+        "runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API"),
+    }
+
+
+def fails_oddly(event, context):
+    raise \u00dcberfehler("odd")
+`;
+
+test('the socket variable is gone before the handler loads, for the function and its child processes alike, '
+  + 'while AWS_LAMBDA_RUNTIME_API stays', TIMEOUT, async (t) => {
+  const api = await startFakeRuntimeApi(t, 'unix');
+  const runtime = startRuntime(t, { api, fixture: '', taskRoot: await taskRootWith(t, ENV_PROBE), handler: 'app.handler' });
+  api.enqueue({ requestId: 'req-env' });
+
+  const post = await nextPostOf(api, runtime);
+
+  assert.equal(post.path, '/2018-06-01/runtime/invocation/req-env/response');
+  assert.deepEqual(parseJson(post.body), {
+    at_load: null,
+    at_invoke: null,
+    in_environb: false,
+    child_sees_socket: false,
+    child_sees_address: true,
+    runtime_api: ADDRESS_BESIDE_SOCKET,
+  });
+});
+
+test('a request id is percent-encoded in the answer path, and an error type outside printable ASCII is sent with ? in '
+  + 'its place', TIMEOUT, async (t) => {
+  const api = await startFakeRuntimeApi(t);
+  const runtime = startRuntime(t, { api, fixture: '', taskRoot: await taskRootWith(t, ENV_PROBE), handler: 'app.fails_oddly' });
+  api.enqueue({ requestId: 'id/with space~é' });
+
+  const post = await nextPostOf(api, runtime);
+
+  assert.equal(post.path, '/2018-06-01/runtime/invocation/id%2Fwith%20space~%C3%A9/error');
+  assert.equal(post.headers['lambda-runtime-function-error-type'], '?berfehler');
+  assert.equal(parseJson(post.body)['errorType'], '\u00dcberfehler');
 });
 
 const STAMP = String.raw`(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z`;

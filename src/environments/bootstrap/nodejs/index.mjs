@@ -1,6 +1,9 @@
 // Kindling's runtime for nodejs20.x. Started inside the sandbox as `/usr/bin/node [heap flags] /var/runtime/index.mjs`
 // with cwd /var/task and Lambda's environment (LAMBDA_REFERENCE §4.1); imports only node: builtins and its own files.
 //
+// The Runtime API is reached over the Unix socket named by _KINDLING_RUNTIME_API_SOCKET when the platform sets it
+// (the variable is removed from the environment at once), else over TCP at AWS_LAMBDA_RUNTIME_API.
+//
 // Init: patch the console, install globalThis.awslambda, load _HANDLER from LAMBDA_TASK_ROOT. A load failure is logged
 // as "Uncaught Exception", posted to /runtime/init/error and ends the process (129; 128 for an unhandled rejection),
 // as Lambda's runtime does; the platform reports it to the pending invoke.
@@ -17,11 +20,15 @@ const EXIT_UNHANDLED_REJECTION = 128;
 const EXIT_RUNTIME_API_GONE = 1;
 
 const env = process.env;
-if (!env.AWS_LAMBDA_RUNTIME_API) {
+// The platform's own channel to the Runtime API: read once, then removed before any user code runs, so that the
+// function (and every process it starts) sees only AWS_LAMBDA_RUNTIME_API, as on Lambda.
+const socketPath = env._KINDLING_RUNTIME_API_SOCKET;
+delete env._KINDLING_RUNTIME_API_SOCKET;
+if (!socketPath && !env.AWS_LAMBDA_RUNTIME_API) {
   process.stderr.write('[runtime] AWS_LAMBDA_RUNTIME_API is not set\n');
   process.exit(EXIT_RUNTIME_API_GONE);
 }
-const client = new RuntimeClient(env.AWS_LAMBDA_RUNTIME_API);
+const client = new RuntimeClient(socketPath ? { socketPath } : { address: env.AWS_LAMBDA_RUNTIME_API });
 const settings = functionSettings(env);
 
 /** The invocation uncaught errors are reported against; undefined during init (they go to /init/error). */

@@ -1,11 +1,14 @@
 """Client of the Lambda Runtime API 2018-06-01 over one keep-alive HTTP/1.1 connection."""
 
-import http.client
 import json
 import sys
-from urllib.parse import quote
+
+from .http_connection import HttpConnection, HttpProtocolError
 
 _BASE = "/2018-06-01/runtime"
+# What a path segment keeps unescaped (RFC 3986 unreserved), as urllib.parse.quote(safe="") does;
+# urllib.parse itself is not imported only for this.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 class RuntimeApiError(Exception):
@@ -38,10 +41,13 @@ class Invocation:
 
 
 class RuntimeApiClient:
-    def __init__(self, address):
-        # AWS_LAMBDA_RUNTIME_API is host:port without a scheme; HTTPConnection parses that form.
-        self._address = address
-        self._connection = None
+    """Talks to the Runtime API at a TCP address (host:port) or over a Unix socket (its path)."""
+
+    def __init__(self, address=None, socket_path=None):
+        if socket_path:
+            self._connection = HttpConnection.unix(socket_path)
+        else:
+            self._connection = HttpConnection.tcp(address)
 
     def next_invocation(self):
         status, headers, body = self._request("GET", _BASE + "/invocation/next")
@@ -53,11 +59,11 @@ class RuntimeApiClient:
         return invocation
 
     def post_response(self, request_id, body, content_type):
-        path = "%s/invocation/%s/response" % (_BASE, quote(request_id, safe=""))
+        path = "%s/invocation/%s/response" % (_BASE, _quote(request_id))
         self._post(path, body, {"Content-Type": content_type})
 
     def post_error(self, request_id, result):
-        path = "%s/invocation/%s/error" % (_BASE, quote(request_id, safe=""))
+        path = "%s/invocation/%s/error" % (_BASE, _quote(request_id))
         self._post(path, _json_bytes(result), _error_headers(result))
 
     def post_init_error(self, result):
@@ -71,38 +77,27 @@ class RuntimeApiClient:
             sys.stderr.write("[kindling] POST %s answered %d: %s\n" % (path, status, _excerpt(answer)))
 
     def _request(self, method, path, body=None, headers=None):
-        for attempt in (1, 2):
-            reused = self._connection is not None
-            if not reused:
-                # No timeout: GET /next blocks for as long as the environment stays idle (even frozen).
-                self._connection = http.client.HTTPConnection(self._address)
-            connection = self._connection
-            try:
-                connection.request(method, path, body=body, headers=headers or {})
-                response = connection.getresponse()
-                data = response.read()
-            except (OSError, http.client.HTTPException) as e:
-                connection.close()
-                self._connection = None
-                # The server may have closed an idle keep-alive connection (for example while the
-                # handler ran): one retry on a fresh connection. A fresh connection failing is real.
-                if reused and attempt == 1:
-                    continue
-                raise RuntimeApiError("%s %s failed: %s" % (method, path, e)) from e
-            if response.will_close:
-                connection.close()
-                self._connection = None
-            return response.status, response.headers, data
-        raise AssertionError("unreachable")
+        try:
+            response = self._connection.request(method, path, body, headers)
+        except (OSError, HttpProtocolError) as e:
+            raise RuntimeApiError("%s %s failed: %s" % (method, path, e)) from e
+        return response.status, response.headers, response.body
 
 
 def _error_headers(result):
-    # Header values must be latin-1 on the wire; an exception class name may not be.
+    # A header value is printable ASCII here; an exception class name may hold anything else.
     error_type = result.get("errorType") or "Runtime.Unknown"
     return {
         "Content-Type": "application/json",
-        "Lambda-Runtime-Function-Error-Type": error_type.encode("ascii", "replace"),
+        "Lambda-Runtime-Function-Error-Type": "".join(c if " " <= c <= "~" else "?" for c in error_type),
     }
+
+
+def _quote(segment):
+    data = segment.encode("utf-8")
+    if _UNRESERVED.issuperset(data):
+        return segment
+    return "".join(chr(b) if b in _UNRESERVED else "%%%02X" % b for b in data)
 
 
 def _json_bytes(value):
