@@ -2,8 +2,8 @@
 import { LATEST, type Alias } from '../model/function.js';
 import { newRevisionId } from '../shared/ids.js';
 import { StoreError, type Page, type PageRequest, type Store } from '../store/store.js';
-import { FunctionsError } from './errors.js';
-import { revisionMismatch, type FunctionService } from './function-service.js';
+import { FunctionsError, revisionMismatch } from './errors.js';
+import type { FunctionService } from './function-service.js';
 
 export interface AliasInput {
   functionVersion?: string;

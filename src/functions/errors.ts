@@ -15,3 +15,11 @@ export type FunctionsErrorCode =
   | 'ERR_CODE_STORAGE_EXCEEDED' // → CodeStorageExceededException
   | 'ERR_NOT_IMPLEMENTED'; // → InvalidParameterValueException naming the missing feature
 export class FunctionsError extends PlatformError<FunctionsErrorCode> {}
+
+/** A stale RevisionId: AWS names the call that returns the current one. */
+export function revisionMismatch(api: 'GetFunction' | 'GetAlias' | 'GetPolicy'): FunctionsError {
+  return new FunctionsError(
+    'ERR_PRECONDITION_FAILED',
+    `The Revision Id provided does not match the latest Revision Id. Call the ${api} API to retrieve the latest Revision Id`,
+  );
+}

@@ -17,7 +17,8 @@ import type { Clock } from '../shared/clock.js';
 import { newRevisionId } from '../shared/ids.js';
 import { StoreError, type Page, type PageRequest, type Store } from '../store/store.js';
 import type { CodePackages } from './code-packages.js';
-import { FunctionsError } from './errors.js';
+import { FunctionsError, revisionMismatch } from './errors.js';
+import { collectPages, pageInMemory } from './paging.js';
 import type { FunctionStates } from './function-states.js';
 import { resolveSettings, type SettingsInput } from './function-settings.js';
 
@@ -270,12 +271,9 @@ export class FunctionService {
     }
     // Every version of every function, paged by position in that list (bounded by the account's size).
     const everything: FunctionVersion[] = [];
-    let marker: string | undefined;
-    do {
-      const records = await functions.listFunctions(accountId, marker === undefined ? { limit: 1000 } : { marker, limit: 1000 });
-      for (const r of records.items) everything.push(...(await this.#allVersions(accountId, r.functionName)));
-      marker = records.nextMarker;
-    } while (marker !== undefined);
+    for (const r of await collectPages((p) => functions.listFunctions(accountId, p))) {
+      everything.push(...(await this.#allVersions(accountId, r.functionName)));
+    }
     return pageInMemory(everything, page, (v) => `${v.functionName}:${v.version}`);
   }
 
@@ -387,26 +385,12 @@ export class FunctionService {
     };
   }
 
-  async #allVersions(accountId: string, functionName: string): Promise<FunctionVersion[]> {
-    const out: FunctionVersion[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await this.#deps.store.functions.listVersions(accountId, functionName, marker === undefined ? { limit: 1000 } : { marker, limit: 1000 });
-      out.push(...page.items);
-      marker = page.nextMarker;
-    } while (marker !== undefined);
-    return out;
+  #allVersions(accountId: string, functionName: string): Promise<FunctionVersion[]> {
+    return collectPages((p) => this.#deps.store.functions.listVersions(accountId, functionName, p));
   }
 
-  async #allAliases(accountId: string, functionName: string): Promise<Alias[]> {
-    const out: Alias[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await this.#deps.store.aliases.listAliases(accountId, functionName, undefined, marker === undefined ? { limit: 1000 } : { marker, limit: 1000 });
-      out.push(...page.items);
-      marker = page.nextMarker;
-    } while (marker !== undefined);
-    return out;
+  #allAliases(accountId: string, functionName: string): Promise<Alias[]> {
+    return collectPages((p) => this.#deps.store.aliases.listAliases(accountId, functionName, undefined, p));
   }
 }
 
@@ -415,13 +399,6 @@ const IN_PROGRESS = {
   lastUpdateStatusReason: 'The function is being created.',
   lastUpdateStatusReasonCode: 'Creating',
 } as const;
-
-export function revisionMismatch(api: 'GetFunction' | 'GetAlias' | 'GetPolicy'): FunctionsError {
-  return new FunctionsError(
-    'ERR_PRECONDITION_FAILED',
-    `The Revision Id provided does not match the latest Revision Id. Call the ${api} API to retrieve the latest Revision Id`,
-  );
-}
 
 function translateStoreError(error: unknown, functionName: string, service: FunctionService): unknown {
   if (!(error instanceof StoreError)) return error;
@@ -436,21 +413,4 @@ function translateStoreError(error: unknown, functionName: string, service: Func
  */
 function isSamePublishedContent(published: FunctionVersion, latest: FunctionVersion): boolean {
   return published.sourceRevisionId === latest.revisionId;
-}
-
-/** Pages a list already in memory; the marker is the key of the last item of the previous page. */
-export function pageInMemory<T>(items: readonly T[], page: PageRequest, key: (item: T) => string): Page<T> {
-  let start = 0;
-  if (page.marker !== undefined) {
-    const after = Buffer.from(page.marker, 'base64url').toString('utf8');
-    const index = items.findIndex((item) => key(item) === after);
-    if (index < 0) throw new FunctionsError('ERR_INVALID_PARAMETER', 'Invalid Marker: the marker does not match any item.');
-    start = index + 1;
-  }
-  const slice = items.slice(start, start + page.limit);
-  const last = slice[slice.length - 1];
-  if (start + page.limit < items.length && last !== undefined) {
-    return { items: slice, nextMarker: Buffer.from(key(last), 'utf8').toString('base64url') };
-  }
-  return { items: slice };
 }

@@ -7,7 +7,7 @@ import type { Page, PageRequest, Store } from '../store/store.js';
 import type { CodePackages } from './code-packages.js';
 import { FunctionsError } from './errors.js';
 import { checkRuntime } from './function-settings.js';
-import { pageInMemory } from './function-service.js';
+import { collectPages, pageInMemory } from './paging.js';
 
 export interface PublishLayerInput {
   zipFile: Buffer;
@@ -69,13 +69,7 @@ export class LayerService {
   }
 
   async listVersions(accountId: string, layerName: string, filter: (v: LayerVersion) => boolean, page: PageRequest): Promise<Page<LayerVersion>> {
-    const all: LayerVersion[] = [];
-    let marker: string | undefined;
-    do {
-      const p = await this.#deps.store.layers.listLayerVersions(accountId, layerName, marker === undefined ? { limit: 1000 } : { marker, limit: 1000 });
-      all.push(...p.items.filter(filter));
-      marker = p.nextMarker;
-    } while (marker !== undefined);
+    const all = (await collectPages((p) => this.#deps.store.layers.listLayerVersions(accountId, layerName, p))).filter(filter);
     return pageInMemory(all, page, (v) => String(v.version));
   }
 

@@ -4,8 +4,8 @@ import { LATEST, type PolicyStatement, type ResourcePolicy } from '../model/func
 import { MAX_POLICY_BYTES } from '../model/limits.js';
 import { newRevisionId } from '../shared/ids.js';
 import { StoreError, type Store } from '../store/store.js';
-import { FunctionsError } from './errors.js';
-import { revisionMismatch, type FunctionService } from './function-service.js';
+import { FunctionsError, revisionMismatch } from './errors.js';
+import type { FunctionService } from './function-service.js';
 
 export interface PermissionInput {
   statementId: string;

@@ -2,7 +2,7 @@
  * A synchronous invocation after the API accepted it: find the code on disk, take an environment from the pool
  * (warm or cold), run the invocation in it, give the environment back. Function errors come back as values.
  */
-import type { FunctionVersion, LayerReference } from '../model/function.js';
+import type { FunctionVersion } from '../model/function.js';
 import type { InvocationResult } from '../model/invocation.js';
 import type { Logger } from '../shared/logger.js';
 import type { EnvironmentPool } from './environment-pool.js';
@@ -52,8 +52,4 @@ export class InvokeService {
       pool.release(env);
     }
   }
-}
-
-export function layerDigests(layers: readonly LayerReference[]): string[] {
-  return layers.map((l) => l.codeSha256Hex);
 }

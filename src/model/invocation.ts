@@ -2,6 +2,3 @@
 export type InvocationResult =
   | { kind: 'success'; payload: Buffer; executedVersion: string; logTail?: string }
   | { kind: 'error'; errorType: string; payload: Buffer; executedVersion: string; logTail?: string };
-
-/** How the environment that served an invocation was obtained. */
-export type StartKind = 'warm' | 'cold';

@@ -86,18 +86,7 @@ class RuntimeApiHandlers {
     const mode = req.headers[FUNCTION_RESPONSE_MODE_HEADER];
     if (mode !== undefined && mode !== STREAMING_RESPONSE_MODE) return reply(res, INVALID_RESPONSE_MODE);
     if (check === 'invalid-state') return reply(res, invalidStateTransition(this.#session.state, 'response'));
-    const token = this.#session.beginAnswer();
-    readBoundedBody(req, this.#maxBytes)
-      .then((read) => {
-        if (read.kind === 'aborted') return this.#session.abortAnswer(token);
-        if (read.kind === 'too-large') {
-          this.#session.finishAnswer(token, TOO_LARGE_OUTCOME);
-          return reply(res, this.#tooLarge);
-        }
-        const outcome = mode === undefined ? responseOutcome(req, read.body) : streamedOutcome(req, read.body);
-        this.#answered(res, this.#session.finishAnswer(token, outcome));
-      })
-      .catch(() => answerInternalError(res));
+    this.#readAnswer(req, res, (body) => (mode === undefined ? responseOutcome(req, body) : streamedOutcome(req, body)));
   }
 
   /** POST /runtime/invocation/{id}/error: any body, any content type, error type header optional. */
@@ -105,6 +94,14 @@ class RuntimeApiHandlers {
     const check = requestId === undefined ? 'invalid-request-id' : this.#session.checkAnswer(requestId);
     if (this.#refusedId(res, check)) return;
     if (check === 'invalid-state') return reply(res, invalidStateTransition(this.#session.state, 'error'));
+    this.#readAnswer(req, res, (body): InvocationOutcome => {
+      const errorType = errorTypeOf(headerOf(req, FUNCTION_ERROR_TYPE_HEADER), body);
+      return { kind: 'error', errorType, payload: errorPayloadOf(errorType, body) };
+    });
+  }
+
+  /** Reads an accepted answer's body (bounded) and settles the invocation with what toOutcome makes of it. */
+  #readAnswer(req: IncomingMessage, res: ServerResponse, toOutcome: (body: Buffer) => InvocationOutcome): void {
     const token = this.#session.beginAnswer();
     readBoundedBody(req, this.#maxBytes)
       .then((read) => {
@@ -113,9 +110,7 @@ class RuntimeApiHandlers {
           this.#session.finishAnswer(token, TOO_LARGE_OUTCOME);
           return reply(res, this.#tooLarge);
         }
-        const errorType = errorTypeOf(headerOf(req, FUNCTION_ERROR_TYPE_HEADER), read.body);
-        const outcome: InvocationOutcome = { kind: 'error', errorType, payload: errorPayloadOf(errorType, read.body) };
-        this.#answered(res, this.#session.finishAnswer(token, outcome));
+        this.#answered(res, this.#session.finishAnswer(token, toOutcome(read.body)));
       })
       .catch(() => answerInternalError(res));
   }

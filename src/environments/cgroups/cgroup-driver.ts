@@ -68,3 +68,10 @@ export const CPU_PERIOD_US = 100_000;
 export function cpuQuotaUs(cpus: number): number {
   return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
 }
+
+/** reapStale for either driver: every environment of this instance but those in `keep` is destroyed. */
+export async function reapStaleEnvironments(driver: CgroupDriver, keep: ReadonlySet<string>): Promise<string[]> {
+  const stale = (await driver.listEnvironments()).filter((id) => !keep.has(id));
+  for (const id of stale) await driver.openEnvironment(id).destroy();
+  return stale;
+}

@@ -5,6 +5,7 @@ import {
   cpuQuotaUs,
   CPU_PERIOD_US,
   instanceParentName,
+  reapStaleEnvironments,
   type CgroupDriver,
   type EnvironmentCgroup,
 } from './cgroup-driver.js';
@@ -59,10 +60,8 @@ export class CgroupV2Driver implements CgroupDriver {
     }
   }
 
-  async reapStale(keep: ReadonlySet<string> = new Set()): Promise<string[]> {
-    const stale = (await this.listEnvironments()).filter((id) => !keep.has(id));
-    for (const id of stale) await this.openEnvironment(id).destroy();
-    return stale;
+  reapStale(keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+    return reapStaleEnvironments(this, keep);
   }
 
   async removeInstanceParent(): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FunctionsError } from '../../../src/functions/errors.js';
-import { pageInMemory } from '../../../src/functions/function-service.js';
+import { pageInMemory } from '../../../src/functions/paging.js';
 
 const ITEMS = ['a', 'b', 'c', 'd', 'e'];
 const key = (s: string): string => `item:${s}`;
