@@ -2,6 +2,7 @@
  * The one translator from internal errors to AWS errors. Known codes map to their AWS type; anything else is a
  * ServiceException whose cause is logged once and never sent.
  */
+import { ThrottledError } from '../../invoke/errors.js';
 import { PlatformError } from '../../shared/errors.js';
 import { ApiError, type ApiErrorType } from './errors.js';
 
@@ -32,6 +33,9 @@ const CODE_MESSAGES: Record<string, (detail: string) => string> = {
 
 export function toApiError(error: unknown): { apiError: ApiError; unexpected: boolean } {
   if (error instanceof ApiError) return { apiError: error, unexpected: false };
+  if (error instanceof ThrottledError) {
+    return { apiError: new ApiError('TooManyRequestsException', error.message, { Reason: error.reason }), unexpected: false };
+  }
   if (error instanceof PlatformError) {
     const type = BY_CODE[error.code];
     if (type) return { apiError: new ApiError(type, error.message), unexpected: false };

@@ -7,6 +7,7 @@ import { toApiError } from '../../../src/api/wire/translate.js';
 import { toValidationMessage, type SchemaFailure } from '../../../src/api/wire/validation-message.js';
 import { FunctionsError, type FunctionsErrorCode } from '../../../src/functions/errors.js';
 import { CodeError } from '../../../src/code/errors.js';
+import { ThrottledError } from '../../../src/invoke/errors.js';
 import type { FunctionVersion } from '../../../src/model/function.js';
 import { PlatformError } from '../../../src/shared/errors.js';
 import { StoreError } from '../../../src/store/store.js';
@@ -283,4 +284,11 @@ test('withMarker adds NextMarker only when there is a next page', () => {
   assert.deepEqual(withMarker({ Functions: [] }, undefined), { Functions: [] });
   assert.equal(Object.hasOwn(withMarker({ Functions: [] }, undefined), 'NextMarker'), false);
   assert.deepEqual(withMarker({ Functions: [] }, 'abc'), { Functions: [], NextMarker: 'abc' });
+});
+
+test('a throttled invocation is 429 TooManyRequestsException with the Reason member, as Lambda answers', () => {
+  const { apiError, unexpected } = toApiError(new ThrottledError('ReservedFunctionConcurrentInvocationLimitExceeded'));
+  assert.equal(unexpected, false);
+  assert.equal(apiError.status, 429);
+  assert.deepEqual(toErrorBody(apiError), { Type: 'User', message: 'Rate Exceeded.', Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
 });
