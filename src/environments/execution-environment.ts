@@ -156,7 +156,8 @@ export class ExecutionEnvironment {
   }
 
   async invoke(request: InvokeRequest): Promise<EnvironmentInvocation> {
-    const cold = this.#invocations === 0;
+    // A provisioned environment's init ran ahead of any invocation: no invocation pays it (no Init Duration).
+    const cold = this.#invocations === 0 && this.target.initializationType !== 'provisioned-concurrency';
     this.#invocations += 1;
     this.#transition('busy');
     const { clock } = this.#deps;
