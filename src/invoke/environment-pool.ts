@@ -162,6 +162,7 @@ export class EnvironmentPool {
       void this.#destroy(env);
       return;
     }
+    if (entry.status !== 'busy') return; // released twice: the first release counted
     this.#leave(entry.functionId);
     this.#recycle(entry);
     this.#pump();
