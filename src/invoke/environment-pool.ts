@@ -14,6 +14,7 @@ import type { EnvironmentTarget, ExecutionEnvironment } from '../environments/ex
 import type { FunctionReservation } from '../store/store.js';
 import { InvokeError, ThrottledError } from './errors.js';
 import { place, type EnvironmentView, type Placement, type PoolSnapshot, type Reservation } from './placement.js';
+import { WaitingRequests, type Pending } from './waiting-requests.js';
 
 export interface EnvironmentPoolDeps {
   /** Cold start (PREWARM makes this use spares). */
@@ -52,21 +53,6 @@ interface Entry {
   retiring?: boolean;
 }
 
-/** An admitted request not yet holding an environment. */
-interface Pending {
-  seq: number;
-  target: EnvironmentTarget;
-  key: string;
-  functionId: string;
-  memoryMb: number;
-  reservedConcurrency: number | undefined;
-  /** 'queued': waiting for capacity; 'starting': waiting for its own cold start. */
-  phase: 'queued' | 'starting';
-  timer?: NodeJS.Timeout;
-  resolve(env: ExecutionEnvironment): void;
-  reject(error: Error): void;
-}
-
 interface Starting {
   id: string;
   key: string;
@@ -94,10 +80,7 @@ export class EnvironmentPool {
   readonly #entries = new Map<string, Entry>();
   readonly #starting = new Map<string, Starting>();
   readonly #startups = new Set<Promise<void>>();
-  /** Waiting for capacity, in arrival order. */
-  readonly #queue: Pending[] = [];
-  /** Waiting for their own cold start, in arrival order. */
-  readonly #cold: Pending[] = [];
+  readonly #waiting = new WaitingRequests();
   readonly #inFlight = new Map<string, number>();
   readonly #reservations = new Map<string, Reservation>();
   /** The newest environment key seen per function version: older keys drain. */
@@ -128,7 +111,7 @@ export class EnvironmentPool {
       memoryMb,
       ...(demand.reservedConcurrency === undefined ? {} : { reservedConcurrency: demand.reservedConcurrency }),
       admitted: false,
-      queuedAhead: this.#queue.length,
+      queuedAhead: this.#waiting.queuedCount,
     });
     if (decision.kind === 'throttle') throw new ThrottledError(decision.reason);
     this.#inFlight.set(fn, (this.#inFlight.get(fn) ?? 0) + 1);
@@ -140,7 +123,6 @@ export class EnvironmentPool {
         functionId: fn,
         memoryMb,
         reservedConcurrency: demand.reservedConcurrency,
-        phase: 'queued',
         resolve,
         reject: (error) => {
           this.#leave(fn);
@@ -148,7 +130,11 @@ export class EnvironmentPool {
         },
       };
       if (decision.kind === 'wait') {
-        this.#enqueue(pending, Math.min(this.#deps.placementWaitMs, version.settings.timeoutSeconds * 1000, demand.waitMs ?? Infinity));
+        const waitMs = Math.min(this.#deps.placementWaitMs, version.settings.timeoutSeconds * 1000, demand.waitMs ?? Infinity);
+        this.#waiting.enqueue(pending, waitMs, () => {
+          pending.reject(new ThrottledError('ConcurrentInvocationLimitExceeded'));
+          this.#pump();
+        });
       } else {
         this.#apply(pending, decision);
       }
@@ -239,8 +225,8 @@ export class EnvironmentPool {
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const pending of this.#queue.splice(0)) {
-      clearTimeout(pending.timer);
+    for (const pending of this.#waiting.queued()) {
+      this.#waiting.take(pending);
       pending.reject(shuttingDown());
     }
     await Promise.allSettled([...this.#startups]);
@@ -253,13 +239,10 @@ export class EnvironmentPool {
       this.#hand(entry, pending);
       return;
     }
-    pending.phase = 'starting';
-    this.#cold.push(pending);
+    this.#waiting.starting(pending);
     this.#start(pending.target, decision, false).then(
       (entry) => {
-        const i = this.#cold.indexOf(pending);
-        if (i >= 0) {
-          this.#cold.splice(i, 1);
+        if (this.#waiting.take(pending)) {
           pending.resolve(entry.env);
         } else {
           // It took a warm environment of its key meanwhile: this one serves the next request or goes idle.
@@ -268,9 +251,7 @@ export class EnvironmentPool {
         this.#pump();
       },
       (error: unknown) => {
-        const i = this.#cold.indexOf(pending);
-        if (i >= 0) {
-          this.#cold.splice(i, 1);
+        if (this.#waiting.take(pending)) {
           pending.reject(error instanceof Error ? error : new Error(String(error)));
         } else {
           this.#deps.log.warn({ err: error }, 'an environment started for a request served meanwhile failed to start');
@@ -330,7 +311,7 @@ export class EnvironmentPool {
       void this.#remove(entry);
       return;
     }
-    const next = this.#earliestFor(entry.key);
+    const next = this.#waiting.earliestFor(entry.key);
     if (next) {
       this.#hand(entry, next);
       return;
@@ -347,35 +328,12 @@ export class EnvironmentPool {
     }
   }
 
-  /** The earliest request (waiting for capacity or for its own cold start) that an environment of `key` serves. */
-  #earliestFor(key: string): Pending | undefined {
-    let best: Pending | undefined;
-    for (const p of this.#queue) if (p.key === key && (!best || p.seq < best.seq)) best = p;
-    for (const p of this.#cold) if (p.key === key && (!best || p.seq < best.seq)) best = p;
-    return best;
-  }
-
   #hand(entry: Entry, pending: Pending): void {
     clearTimeout(entry.reaper);
     entry.reaper = undefined;
     entry.status = 'busy';
-    const list = pending.phase === 'queued' ? this.#queue : this.#cold;
-    const i = list.indexOf(pending);
-    if (i >= 0) list.splice(i, 1);
-    clearTimeout(pending.timer);
+    this.#waiting.take(pending);
     pending.resolve(entry.env);
-  }
-
-  #enqueue(pending: Pending, waitMs: number): void {
-    pending.phase = 'queued';
-    this.#queue.push(pending);
-    pending.timer = setTimeout(() => {
-      const i = this.#queue.indexOf(pending);
-      if (i < 0) return;
-      this.#queue.splice(i, 1);
-      pending.reject(new ThrottledError('ConcurrentInvocationLimitExceeded'));
-      this.#pump();
-    }, waitMs);
   }
 
   /** Places waiting requests again, in arrival order (capacity or an environment may have come free). */
@@ -383,7 +341,7 @@ export class EnvironmentPool {
     if (this.#closed) return;
     this.#sweep();
     let ahead = 0;
-    for (const pending of [...this.#queue]) {
+    for (const pending of this.#waiting.queued()) {
       const decision = place(this.#snapshot(), {
         functionId: pending.functionId,
         key: pending.key,
@@ -396,8 +354,7 @@ export class EnvironmentPool {
         ahead += 1;
         continue;
       }
-      this.#queue.splice(this.#queue.indexOf(pending), 1);
-      clearTimeout(pending.timer);
+      this.#waiting.take(pending);
       if (decision.kind === 'throttle') pending.reject(new ThrottledError(decision.reason));
       else this.#apply(pending, decision);
     }
