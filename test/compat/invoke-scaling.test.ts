@@ -96,7 +96,7 @@ test('N concurrent invocations run in N environments; a second wave reuses them;
   await deploy(admin, 'slow', { 'index.mjs': SLOW }, { Timeout: 30 });
 
   // Every first-wave invocation holds until a common moment, so none finishes before all have started.
-  const first = await concurrently(N, () => run(client, 'slow', { until: Date.now() + 4000 }));
+  const first = await concurrently(N, () => run(client, 'slow', { until: Date.now() + 6000 }));
   const cold = succeeded(first);
   assert.equal(cold.length, N, JSON.stringify(first));
   assert.equal(new Set(cold.map((r) => r.id)).size, N, 'N distinct environments');
