@@ -113,7 +113,10 @@ export class EnvironmentPool {
       admitted: false,
       queuedAhead: this.#waiting.queuedCount,
     });
-    if (decision.kind === 'throttle') throw new ThrottledError(decision.reason);
+    if (decision.kind === 'throttle') {
+      this.#deps.log.debug({ functionName: version.functionName, reason: decision.reason }, 'invocation throttled');
+      throw new ThrottledError(decision.reason);
+    }
     this.#inFlight.set(fn, (this.#inFlight.get(fn) ?? 0) + 1);
     return new Promise<ExecutionEnvironment>((resolve, reject) => {
       const pending: Pending = {
