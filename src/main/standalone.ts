@@ -37,6 +37,8 @@ export interface Standalone {
   secrets: ServerSecrets;
   /** The sandbox backend in use. */
   sandbox: 'bubblewrap' | 'process';
+  /** How many execution environments exist now (starting, busy or idle). */
+  environmentCount(): number;
   close(): Promise<void>;
 }
 
@@ -101,10 +103,14 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
         ),
       clock,
       log,
-      maxPerVersion: config.environmentsPerVersion,
       keepAliveMs: config.keepAliveMs,
+      maxMemoryMb: config.maxMemoryMb,
+      placementWaitMs: config.placementWaitMs,
+      accountConcurrencyLimit: config.concurrencyLimit,
+      // One host uid per environment.
+      maxEnvironments: config.uidRange[1] - config.uidRange[0] + 1,
     });
-    const invoke = new InvokeService({ pool, code, log });
+    const invoke = new InvokeService({ pool, code, reservations: store.functions, log });
     const environments = pool;
     const app = createApiApp({
       partition,
@@ -133,6 +139,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       url: `http://${host}:${port}`,
       secrets,
       sandbox: sandbox.kind,
+      environmentCount: () => environments.size,
       close: () =>
         (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, environments, { close: () => app.close() }])),
     };

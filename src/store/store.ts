@@ -28,6 +28,13 @@ export interface Page<T> {
   nextMarker?: string;
 }
 
+/** A function's reserved concurrency, as the environment pool holds capacity back for it. */
+export interface FunctionReservation {
+  functionName: string;
+  reservedConcurrency: number;
+  memorySizeMb: number;
+}
+
 export interface PageRequest {
   marker?: string;
   limit: number;
@@ -77,6 +84,8 @@ export interface FunctionStore {
   setReservedConcurrency(accountId: string, functionName: string, value: number | undefined): Promise<void>;
   /** Sum of reserved concurrency over the account's functions, excluding one function if named. */
   sumReservedConcurrency(accountId: string, exceptFunctionName?: string): Promise<number>;
+  /** The account's functions with reserved concurrency, each with the largest MemorySize among its versions. */
+  listReservations(accountId: string): Promise<FunctionReservation[]>;
   setTags(accountId: string, functionName: string, tags: Record<string, string>): Promise<void>;
   countFunctions(accountId: string): Promise<number>;
   /** Sum of CodeSize over every function version and layer version of the account. */
