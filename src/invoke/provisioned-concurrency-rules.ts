@@ -73,13 +73,17 @@ export function checkProvisionedPut(r: ProvisionedPutRequest): void {
   }
 }
 
-/** What Get/List report for an allocation: READY once every requested environment is up, FAILED once one could not be. */
-export function allocationStatus(a: { requested: number; ready: number; failure?: string }): {
+/**
+ * What Get/List report for an allocation: READY once every requested environment is up; FAILED once one could not be
+ * and the others have settled (so the counts a client reads with FAILED are final); IN_PROGRESS before.
+ */
+export function allocationStatus(a: { requested: number; ready: number; starting: number; failure?: string }): {
   status: ProvisionedConcurrencyStatus;
   allocated: number;
   available: number;
 } {
   const allocated = Math.min(a.ready, a.requested);
-  const status = a.failure !== undefined ? 'FAILED' : allocated >= a.requested ? 'READY' : 'IN_PROGRESS';
+  const failed = a.failure !== undefined && a.starting === 0;
+  const status = failed ? 'FAILED' : allocated >= a.requested ? 'READY' : 'IN_PROGRESS';
   return { status, allocated, available: allocated };
 }

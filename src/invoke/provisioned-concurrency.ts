@@ -308,17 +308,18 @@ export class ProvisionedConcurrency {
   #viewOf(config: ProvisionedConcurrencyConfig): ProvisionedConcurrencyView {
     const allocation = this.#allocations.get(keyOf(config.accountId, config.functionName, config.qualifier));
     // No allocation yet (the server is starting, or the version vanished): nothing is up.
-    return this.#view(allocation ?? { config, ready: new Set() });
+    return this.#view(allocation ?? { config, ready: new Set(), starting: 0 });
   }
 
-  #view(allocation: Pick<Allocation, 'config' | 'ready' | 'failure'>): ProvisionedConcurrencyView {
+  #view(allocation: Pick<Allocation, 'config' | 'ready' | 'starting' | 'failure'>): ProvisionedConcurrencyView {
     const { config } = allocation;
     const { status, allocated, available } = allocationStatus({
       requested: config.requested,
       ready: allocation.ready.size,
+      starting: allocation.starting,
       ...(allocation.failure === undefined ? {} : { failure: allocation.failure }),
     });
-    return { config, status, allocated, available, ...(allocation.failure === undefined ? {} : { statusReason: allocation.failure }) };
+    return { config, status, allocated, available, ...(status === 'FAILED' ? { statusReason: allocation.failure } : {}) };
   }
 
   #exclusive<T>(body: () => Promise<T>): Promise<T> {

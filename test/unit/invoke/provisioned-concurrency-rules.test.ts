@@ -80,11 +80,13 @@ test('an alias and a version it routes to cannot both hold provisioned concurren
   checkProvisionedPut(put({ qualifier: 'live', alias: alias('live', '1'), otherConfigs: [{ qualifier: '2', requested: 1 }, { qualifier: 'other', requested: 1 }] }));
 });
 
-test('status: IN_PROGRESS until every requested environment is up, then READY; FAILED with a reason wins', () => {
-  assert.deepEqual(allocationStatus({ requested: 3, ready: 0 }), { status: 'IN_PROGRESS', allocated: 0, available: 0 });
-  assert.deepEqual(allocationStatus({ requested: 3, ready: 2 }), { status: 'IN_PROGRESS', allocated: 2, available: 2 });
-  assert.deepEqual(allocationStatus({ requested: 3, ready: 3 }), { status: 'READY', allocated: 3, available: 3 });
+test('status: IN_PROGRESS until every requested environment is up, then READY; FAILED once the others settled', () => {
+  assert.deepEqual(allocationStatus({ requested: 3, ready: 0, starting: 3 }), { status: 'IN_PROGRESS', allocated: 0, available: 0 });
+  assert.deepEqual(allocationStatus({ requested: 3, ready: 2, starting: 1 }), { status: 'IN_PROGRESS', allocated: 2, available: 2 });
+  assert.deepEqual(allocationStatus({ requested: 3, ready: 3, starting: 0 }), { status: 'READY', allocated: 3, available: 3 });
   // While a reduction drains, no more than requested is reported.
-  assert.deepEqual(allocationStatus({ requested: 2, ready: 3 }), { status: 'READY', allocated: 2, available: 2 });
-  assert.deepEqual(allocationStatus({ requested: 3, ready: 1, failure: 'x' }), { status: 'FAILED', allocated: 1, available: 1 });
+  assert.deepEqual(allocationStatus({ requested: 2, ready: 3, starting: 0 }), { status: 'READY', allocated: 2, available: 2 });
+  // One start failed while another is still under way: the counts are not final yet.
+  assert.deepEqual(allocationStatus({ requested: 3, ready: 1, starting: 1, failure: 'x' }), { status: 'IN_PROGRESS', allocated: 1, available: 1 });
+  assert.deepEqual(allocationStatus({ requested: 3, ready: 2, starting: 0, failure: 'x' }), { status: 'FAILED', allocated: 2, available: 2 });
 });
