@@ -10,19 +10,22 @@ import { test } from 'node:test';
 import {
   CreateAliasCommand,
   DeleteAliasCommand,
+  DeleteFunctionCommand,
   DeleteProvisionedConcurrencyConfigCommand,
   GetProvisionedConcurrencyConfigCommand,
   ListProvisionedConcurrencyConfigsCommand,
   PublishVersionCommand,
   PutFunctionConcurrencyCommand,
   PutProvisionedConcurrencyConfigCommand,
+  UpdateAliasCommand,
+  UpdateFunctionConfigurationCommand,
   type GetProvisionedConcurrencyConfigCommandOutput,
   type LambdaClient,
 } from '@aws-sdk/client-lambda';
 import { assertLastOutput, type RecordingClient } from '../support/recording-client.js';
-import { startTestServer } from '../support/test-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import { expectAwsError, functionArn, LAMBDA_TIMESTAMP, notFound, startWorld } from './fixtures.js';
-import { deploy, invoke, parseReport } from './invoke-support.js';
+import { deploy, invoke, parseReport, waitActive } from './invoke-support.js';
 
 /** Records when its module was loaded (the init), which environment it is, and how it was initialised. */
 const HANDLER = `
@@ -44,7 +47,7 @@ interface Answer {
 
 /** Deploys the handler and publishes version 1. */
 async function deployPublished(client: LambdaClient, name: string, memoryMb = 128): Promise<void> {
-  await deploy(client, name, { 'index.mjs': HANDLER }, { MemorySize: memoryMb });
+  await deploy(client, name, { 'index.mjs': HANDLER }, { MemorySize: memoryMb, Timeout: 10 });
   await client.send(new PublishVersionCommand({ FunctionName: name }));
 }
 
@@ -58,6 +61,14 @@ async function waitStatus(rec: RecordingClient, name: string, qualifier: string,
     assert.equal(out.Status, 'IN_PROGRESS', `unexpected status ${out.Status} (${out.StatusReason ?? ''})`);
     assert.ok(Date.now() < deadline, `${name}:${qualifier} did not become ${want}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Waits (bounded) until the server has exactly `n` environments. */
+async function waitEnvironments(server: TestServer, n: number, message: string): Promise<void> {
+  for (let i = 0; server.standalone.environmentCount() !== n; i++) {
+    assert.ok(i < 400, `${message} (${server.standalone.environmentCount()} environments)`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -112,10 +123,7 @@ test('Put on a version: 202 IN_PROGRESS, then READY; the environments are initia
     status: 404,
     message: 'No Provisioned Concurrency Config found for this function',
   });
-  for (let i = 0; server.standalone.environmentCount() > 0; i++) {
-    assert.ok(i < 200, 'Delete did not stop the provisioned environments');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitEnvironments(server, 0, 'Delete did not stop the provisioned environments');
   const after = await invoke(client, 'pc', {}, { Qualifier: '1' });
   assert.equal((after.json as Answer).initType, 'on-demand');
 });
@@ -147,6 +155,27 @@ test('an alias config provisions its version; invocations beyond it spill over t
   assert.equal(onDemand.length, 2);
   for (const a of onDemand) assert.ok(a.initAt >= sentAt, 'the extra ones started on demand');
   assert.equal(new Set(answers.map((a) => a.envId)).size, 3, 'three environments overlapped');
+});
+
+test('an alias moved to another version moves its provisioned environments; deleting the alias stops them', async (t) => {
+  const { rec, client, server } = await startWorld(t);
+  await deployPublished(client, 'moving');
+  await client.send(new CreateAliasCommand({ FunctionName: 'moving', Name: 'live', FunctionVersion: '1' }));
+  await client.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'moving', Qualifier: 'live', ProvisionedConcurrentExecutions: 1 }));
+  await waitStatus(rec, 'moving', 'live', 'READY');
+  await client.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'moving', Description: 'v2' }));
+  await waitActive(client, 'moving');
+  assert.equal((await client.send(new PublishVersionCommand({ FunctionName: 'moving' }))).Version, '2');
+  await client.send(new UpdateAliasCommand({ FunctionName: 'moving', Name: 'live', FunctionVersion: '2' }));
+  await waitStatus(rec, 'moving', 'live', 'READY');
+  const sentAt = Date.now();
+  const out = await invoke(client, 'moving', {}, { Qualifier: 'live' });
+  assert.equal(out.executedVersion, '2');
+  assert.equal((out.json as Answer).initType, 'provisioned-concurrency');
+  assert.ok((out.json as Answer).initAt < sentAt);
+  await waitEnvironments(server, 1, 'the version 1 environment was not retired');
+  await client.send(new DeleteAliasCommand({ FunctionName: 'moving', Name: 'live' }));
+  await waitEnvironments(server, 0, 'deleting the alias did not stop its provisioned environment');
 });
 
 test('refusals with AWS\'s types and messages', async (t) => {
@@ -209,14 +238,17 @@ test('refusals with AWS\'s types and messages', async (t) => {
   assert.deepEqual(list.ProvisionedConcurrencyConfigs, []);
 });
 
-test('a node too small for the requested environments: FAILED with a reason, the ones that fit stay', async (t) => {
-  const { rec, client } = await startWorld(t, { env: { KINDLING_MAX_MEMORY_MB: '300' } });
+test('a node too small for the requested environments: FAILED with a reason, the ones that fit stay; deleting the version stops them', async (t) => {
+  const { rec, client, server } = await startWorld(t, { env: { KINDLING_MAX_MEMORY_MB: '300' } });
   await deployPublished(client, 'big', 128);
   await client.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'big', Qualifier: '1', ProvisionedConcurrentExecutions: 3 }));
   const failed = await waitStatus(rec, 'big', '1', 'FAILED');
   assert.equal(failed.AllocatedProvisionedConcurrentExecutions, 2);
   assert.match(failed.StatusReason ?? '', /^Insufficient capacity: this node cannot host 3 provisioned environments of 128 MB/);
   await invokeProvisioned(client, 'big', '1');
+  // Deleting the version deletes its config and stops its environments.
+  await client.send(new DeleteFunctionCommand({ FunctionName: 'big', Qualifier: '1' }));
+  await waitEnvironments(server, 0, 'deleting the version did not stop its provisioned environments');
 });
 
 test('configs survive a restart and are initialised again, with fresh environments', async (t) => {
