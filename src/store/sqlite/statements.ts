@@ -109,7 +109,7 @@ export const SQL = {
       MAX(json_extract(v.settings_json, '$.memorySizeMb')) AS memorySizeMb
     FROM functions f JOIN function_versions v USING (account_id, function_name)
     WHERE f.account_id = @accountId AND f.reserved_concurrency IS NOT NULL
-    GROUP BY f.function_name`,
+    GROUP BY f.function_name ORDER BY f.function_name`,
   countFunctions: 'SELECT COUNT(*) FROM functions WHERE account_id = @accountId',
   totalCodeSize: `SELECT
     (SELECT COALESCE(SUM(code_size_bytes), 0) FROM function_versions WHERE account_id = @accountId) +
