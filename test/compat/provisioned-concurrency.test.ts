@@ -128,6 +128,32 @@ test('Put on a version: 202 IN_PROGRESS, then READY; the environments are initia
   assert.equal((after.json as Answer).initType, 'on-demand');
 });
 
+test('List pages with MaxItems and Marker; each item names its qualified ARN', async (t) => {
+  const { rec, client } = await startWorld(t);
+  await deployPublished(client, 'paged');
+  await client.send(new UpdateFunctionConfigurationCommand({ FunctionName: 'paged', Description: 'v2' }));
+  await waitActive(client, 'paged');
+  await client.send(new PublishVersionCommand({ FunctionName: 'paged' }));
+  for (const Qualifier of ['2', '1']) {
+    await client.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'paged', Qualifier, ProvisionedConcurrentExecutions: 1 }));
+  }
+  const first = await client.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'paged', MaxItems: 1 }));
+  assertLastOutput(rec, 'ListProvisionedConcurrencyConfigs');
+  assert.deepEqual(first.ProvisionedConcurrencyConfigs?.map((c) => c.FunctionArn), [functionArn('paged', '1')]);
+  assert.ok(first.NextMarker);
+  const second = await client.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'paged', MaxItems: 1, Marker: first.NextMarker }));
+  assertLastOutput(rec, 'ListProvisionedConcurrencyConfigs');
+  assert.deepEqual(second.ProvisionedConcurrencyConfigs?.map((c) => c.FunctionArn), [functionArn('paged', '2')]);
+  assert.equal(second.NextMarker, undefined);
+  await expectAwsError(rec, 'ListProvisionedConcurrencyConfigs', client.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'paged', MaxItems: 51 })), {
+    type: 'ValidationException',
+    status: 400,
+    message: "1 validation error detected: Value '51' at 'maxItems' failed to satisfy constraint: Member must have value less than or equal to 50",
+  });
+  await waitStatus(rec, 'paged', '1', 'READY');
+  await waitStatus(rec, 'paged', '2', 'READY');
+});
+
 test('an alias config provisions its version; invocations beyond it spill over to on-demand environments', async (t) => {
   const { rec, client } = await startWorld(t);
   await deployPublished(client, 'spill');
