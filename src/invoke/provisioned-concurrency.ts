@@ -12,7 +12,7 @@ import { LATEST, type Alias, type FunctionRecord, type FunctionVersion } from '.
 import type { ProvisionedConcurrencyConfig, ProvisionedConcurrencyStatus } from '../model/provisioned-concurrency.js';
 import type { Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
-import type { Page, PageRequest, Store } from '../store/store.js';
+import { StoreError, type Page, type PageRequest, type Store } from '../store/store.js';
 import { ThrottledError } from './errors.js';
 import type { CodeLocator } from './invoke-service.js';
 import {
@@ -109,7 +109,15 @@ export class ProvisionedConcurrency {
         otherUnreservedProvisioned: await store.provisioned.sumUnreservedProvisioned(accountId, { functionName, qualifier }),
       });
       const config: ProvisionedConcurrencyConfig = { accountId, functionName, qualifier, requested, lastModifiedMs: clock.now() };
-      await store.provisioned.saveProvisionedConfig(config);
+      try {
+        await store.provisioned.saveProvisionedConfig(config);
+      } catch (error) {
+        // The function was deleted since it was read.
+        if (error instanceof StoreError && error.code === 'ERR_STORE_NOT_FOUND') {
+          throw new ProvisionedConcurrencyError('ERR_PROVISIONED_NOT_FOUND', `Function not found: ${this.#arn(functionName, qualifier)}`);
+        }
+        throw error;
+      }
       return this.#view(this.#allocate(config, version));
     });
   }
@@ -328,31 +336,29 @@ export class ProvisionedConcurrency {
     return run;
   }
 
-  async #allConfigs(accountId: string, functionName: string): Promise<ProvisionedConcurrencyConfig[]> {
-    const out: ProvisionedConcurrencyConfig[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await this.#deps.store.provisioned.listProvisionedConfigs(accountId, functionName, { limit: 100, ...(marker === undefined ? {} : { marker }) });
-      out.push(...page.items);
-      marker = page.nextMarker;
-    } while (marker !== undefined);
-    return out;
+  #allConfigs(accountId: string, functionName: string): Promise<ProvisionedConcurrencyConfig[]> {
+    return allPages((page) => this.#deps.store.provisioned.listProvisionedConfigs(accountId, functionName, page));
   }
 
-  async #allAliases(accountId: string, functionName: string): Promise<Alias[]> {
-    const out: Alias[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await this.#deps.store.aliases.listAliases(accountId, functionName, undefined, { limit: 100, ...(marker === undefined ? {} : { marker }) });
-      out.push(...page.items);
-      marker = page.nextMarker;
-    } while (marker !== undefined);
-    return out;
+  #allAliases(accountId: string, functionName: string): Promise<Alias[]> {
+    return allPages((page) => this.#deps.store.aliases.listAliases(accountId, functionName, undefined, page));
   }
 
   #arn(functionName: string, qualifier?: string): string {
     return formatFunctionArn(this.#deps.partition, functionName, qualifier);
   }
+}
+
+/** Every item of a paged store listing (a function's aliases and configurations: bounded by AWS's quotas). */
+async function allPages<T>(list: (page: PageRequest) => Promise<Page<T>>): Promise<T[]> {
+  const out: T[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await list(marker === undefined ? { limit: 100 } : { limit: 100, marker });
+    out.push(...page.items);
+    marker = page.nextMarker;
+  } while (marker !== undefined);
+  return out;
 }
 
 /** StatusReason for an environment that could not be started. */
