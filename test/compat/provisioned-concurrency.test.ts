@@ -33,6 +33,7 @@ const initAt = Date.now();
 const envId = Math.random().toString(36).slice(2);
 export const handler = async (event) => {
   const startedAt = Date.now();
+  if (event.crash) process.exit(1);
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
   return { initAt, startedAt, envId, initType: process.env.AWS_LAMBDA_INITIALIZATION_TYPE };
 };
@@ -126,6 +127,20 @@ test('Put on a version: 202 IN_PROGRESS, then READY; the environments are initia
   await waitEnvironments(server, 0, 'Delete did not stop the provisioned environments');
   const after = await invoke(client, 'pc', {}, { Qualifier: '1' });
   assert.equal((after.json as Answer).initType, 'on-demand');
+});
+
+test('a provisioned environment that crashes is replaced by a fresh provisioned one', async (t) => {
+  const { rec, client, server } = await startWorld(t);
+  await deployPublished(client, 'crashy');
+  await client.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'crashy', Qualifier: '1', ProvisionedConcurrentExecutions: 1 }));
+  await waitStatus(rec, 'crashy', '1', 'READY');
+  const before = await invokeProvisioned(client, 'crashy', '1');
+  const crashed = await invoke(client, 'crashy', { crash: true }, { Qualifier: '1' });
+  assert.equal(crashed.functionError, 'Unhandled');
+  await waitStatus(rec, 'crashy', '1', 'READY');
+  await waitEnvironments(server, 1, 'the crashed environment was not replaced by exactly one');
+  const after = await invokeProvisioned(client, 'crashy', '1');
+  assert.notEqual(after.envId, before.envId);
 });
 
 test('List pages with MaxItems and Marker; each item names its qualified ARN', async (t) => {
