@@ -13,6 +13,7 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { LayerService } from '../functions/layer-service.js';
 import type { PolicyService } from '../functions/policy-service.js';
 import type { InvokeService } from '../invoke/invoke-service.js';
+import type { ProvisionedConcurrency } from '../invoke/provisioned-concurrency.js';
 import type { BlobStore, Store } from '../store/store.js';
 import { verifySigV4 } from './auth/sigv4.js';
 import type { CodeLocations } from './code-locations.js';
@@ -23,6 +24,7 @@ import { registerFunctionRoutes } from './routes/functions.js';
 import { registerInvokeRoutes } from './routes/invoke.js';
 import { registerLayerRoutes } from './routes/layers.js';
 import { registerPolicyRoutes } from './routes/policy.js';
+import { registerProvisionedConcurrencyRoutes } from './routes/provisioned-concurrency.js';
 import { registerTagRoutes } from './routes/tags.js';
 import { registerUnsupportedRoutes } from './routes/unsupported.js';
 import { registerVersionAliasRoutes } from './routes/versions-aliases.js';
@@ -41,6 +43,7 @@ export interface ApiDeps {
   layers: LayerService;
   policies: PolicyService;
   invoke: InvokeService;
+  provisioned: ProvisionedConcurrency;
   codeLocations: CodeLocations;
   clock: Clock;
   log: Logger;
@@ -106,6 +109,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
   registerTagRoutes(app, deps);
   registerPolicyRoutes(app, deps);
   registerAccountRoutes(app, deps);
+  registerProvisionedConcurrencyRoutes(app, deps);
   registerUnsupportedRoutes(app, deps);
   return app;
 }

@@ -19,8 +19,10 @@ import { ExecutionEnvironment } from '../environments/execution-environment.js';
 import { createSandbox } from '../environments/isolation/create-sandbox.js';
 import { EnvironmentPool } from '../invoke/environment-pool.js';
 import { InvokeService } from '../invoke/invoke-service.js';
+import { ProvisionedConcurrency } from '../invoke/provisioned-concurrency.js';
 import { BatchingLogSink } from '../logs/log-sink.js';
 import { formatRuntimeVersionArn } from '../model/arn.js';
+import { MIN_UNRESERVED_CONCURRENCY } from '../model/limits.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { closeAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
@@ -67,6 +69,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     if (recovered.temporary + recovered.blobs + recovered.trees + settled > 0) log.info({ ...recovered, settled }, 'recovered after an unclean stop');
 
     let pool: EnvironmentPool | undefined;
+    let provisioned: ProvisionedConcurrency | undefined;
     const functions = new FunctionService({
       store,
       code,
@@ -75,6 +78,8 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       partition,
       onDeleted: async (accountId, functionName, version) => {
         await pool?.retire(accountId, functionName, version);
+        // The store deleted the version's (or function's) provisioned concurrency configs with it.
+        await provisioned?.sync(accountId, functionName);
         if (version === undefined) await store.logs.deleteFunctionLogs(accountId, functionName);
       },
     });
@@ -109,7 +114,20 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       accountConcurrencyLimit: config.concurrencyLimit,
       // One host uid per environment.
       maxEnvironments: config.uidRange[1] - config.uidRange[0] + 1,
+      onProvisionedLost: (env) => provisioned?.onProvisionedLost(env),
     });
+    provisioned = new ProvisionedConcurrency({
+      store,
+      pool,
+      code,
+      clock,
+      log: log.child({ component: 'provisioned-concurrency' }),
+      partition,
+      accountLimit: config.concurrencyLimit,
+      minUnreserved: MIN_UNRESERVED_CONCURRENCY,
+    });
+    // Configurations survive a restart: their environments start again now, in the background.
+    await provisioned.start();
     const invoke = new InvokeService({ pool, code, reservations: store.functions, log });
     const environments = pool;
     const app = createApiApp({
@@ -126,6 +144,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       layers: new LayerService({ store, code, clock, partition }),
       policies: new PolicyService({ store, functions }),
       invoke,
+      provisioned,
       codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
       clock,
       log,
@@ -141,7 +160,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       sandbox: sandbox.kind,
       environmentCount: () => environments.size,
       close: () =>
-        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, environments, { close: () => app.close() }])),
+        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, environments, provisioned, { close: () => app.close() }])),
     };
   } catch (error) {
     await store.close();

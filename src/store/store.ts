@@ -10,6 +10,7 @@ import type {
   LayerVersion,
   ResourcePolicy,
 } from '../model/function.js';
+import type { ProvisionedConcurrencyConfig } from '../model/provisioned-concurrency.js';
 import { PlatformError } from '../shared/errors.js';
 
 export type StoreErrorCode =
@@ -119,6 +120,26 @@ export interface LayerStore {
   deleteLayerVersion(accountId: string, layerName: string, version: number): Promise<boolean>;
 }
 
+/**
+ * Provisioned concurrency configurations, one per (function, qualifier). A configuration is deleted with its version,
+ * its alias or its function.
+ */
+export interface ProvisionedConcurrencyStore {
+  /** Inserts or replaces the configuration of one qualifier. ERR_STORE_NOT_FOUND if the function does not exist. */
+  saveProvisionedConfig(config: ProvisionedConcurrencyConfig): Promise<void>;
+  findProvisionedConfig(accountId: string, functionName: string, qualifier: string): Promise<ProvisionedConcurrencyConfig | undefined>;
+  /** The function's configurations, ordered by qualifier. */
+  listProvisionedConfigs(accountId: string, functionName: string, page: PageRequest): Promise<Page<ProvisionedConcurrencyConfig>>;
+  deleteProvisionedConfig(accountId: string, functionName: string, qualifier: string): Promise<boolean>;
+  /** Every configuration of every account (re-initialised when the server starts). */
+  listAllProvisionedConfigs(): Promise<ProvisionedConcurrencyConfig[]>;
+  /**
+   * Σ requested over the account's functions that have no reserved concurrency (their provisioned environments come
+   * out of the unreserved pool), excluding one function's configuration for one qualifier if named.
+   */
+  sumUnreservedProvisioned(accountId: string, except?: { functionName: string; qualifier: string }): Promise<number>;
+}
+
 /** Which code digests (and merged layer lists) rows still reference: the reference counts of blobs and trees. */
 export interface CodeReferences {
   /** Every code sha256 hex referenced by a function version or layer version. */
@@ -134,6 +155,7 @@ export interface Store {
   layers: LayerStore;
   references: CodeReferences;
   logs: LogStore;
+  provisioned: ProvisionedConcurrencyStore;
   close(): Promise<void>;
 }
 

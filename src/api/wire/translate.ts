@@ -18,6 +18,10 @@ const BY_CODE: Record<string, ApiErrorType> = {
   ERR_NOT_IMPLEMENTED: 'InvalidParameterValueException',
   ERR_STORE_INVALID_MARKER: 'InvalidParameterValueException',
   ERR_INVOKE_SHUTTING_DOWN: 'ServiceException',
+  ERR_PROVISIONED_NOT_FOUND: 'ResourceNotFoundException',
+  ERR_PROVISIONED_CONFIG_NOT_FOUND: 'ProvisionedConcurrencyConfigNotFoundException',
+  ERR_PROVISIONED_CONFLICT: 'ResourceConflictException',
+  ERR_PROVISIONED_INVALID: 'InvalidParameterValueException',
 };
 
 const UNZIP_FAILED = 'Could not unzip uploaded file. Please check your file, then try to upload again.';

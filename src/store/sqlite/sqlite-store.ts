@@ -21,11 +21,13 @@ import {
   type Page,
   type PageRequest,
   type PolicyStore,
+  type ProvisionedConcurrencyStore,
   type Store,
 } from '../store.js';
 import { applyMigrations } from './migrations.js';
 import { SqliteFunctionStore } from './sqlite-function-store.js';
 import { SqliteLogStore } from './sqlite-log-store.js';
+import { SqliteProvisionedStore } from './sqlite-provisioned-store.js';
 import { checkRevision, notFound, toStoreError, type Transactions } from './transactions.js';
 import { decodeMarker, encodeMarker, pageLimit, toPage } from './paging.js';
 import {
@@ -47,6 +49,7 @@ export class SqliteStore implements Store {
   readonly layers: LayerStore;
   readonly references: CodeReferences;
   readonly logs: LogStore;
+  readonly provisioned: ProvisionedConcurrencyStore;
   readonly #db: Database.Database;
   readonly #logDb: Database.Database;
 
@@ -65,6 +68,7 @@ export class SqliteStore implements Store {
     this.policies = new SqlitePolicyStore(tx, sql);
     this.layers = new SqliteLayerStore(tx, sql);
     this.references = new SqliteCodeReferences(tx, sql);
+    this.provisioned = new SqliteProvisionedStore(tx, db);
     const logTx: Transactions = {
       read: (body) => this.#run(() => logDb.transaction(body).deferred(), logDb),
       write: (body) => this.#run(() => logDb.transaction(body).immediate(), logDb),
