@@ -285,10 +285,21 @@ export class FunctionService {
   }
 
   async setReservedConcurrency(accountId: string, functionName: string, value: number | undefined, accountLimit: number, minUnreserved: number): Promise<void> {
-    await this.findRecord(accountId, functionName);
+    const record = await this.findRecord(accountId, functionName);
     if (value !== undefined) {
-      const others = await this.#deps.store.functions.sumReservedConcurrency(accountId, functionName);
-      if (accountLimit - others - value < minUnreserved) {
+      const { store } = this.#deps;
+      const others = await store.functions.sumReservedConcurrency(accountId, functionName);
+      const configs = await collectPages((page) => store.provisioned.listProvisionedConfigs(accountId, functionName, page));
+      const provisioned = configs.reduce((sum, c) => sum + c.requested, 0);
+      if (value < provisioned) {
+        throw new FunctionsError(
+          'ERR_INVALID_PARAMETER',
+          `ReservedConcurrentExecutions ${value} should not be lower than function's total provisioned concurrency [${provisioned}].`,
+        );
+      }
+      // Provisioned environments of functions without a reservation come out of the unreserved pool too.
+      const unreservedProvisioned = (await store.provisioned.sumUnreservedProvisioned(accountId)) - (record.reservedConcurrency === undefined ? provisioned : 0);
+      if (accountLimit - others - value - unreservedProvisioned < minUnreserved) {
         throw new FunctionsError(
           'ERR_INVALID_PARAMETER',
           `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${minUnreserved}].`,

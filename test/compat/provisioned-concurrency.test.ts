@@ -273,7 +273,22 @@ test('refusals with AWS\'s types and messages', async (t) => {
     message: 'Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function',
   });
   // Deleting the alias deletes its (already deleted) config; a config of a deleted alias is no longer listed.
-  await put('live', 1);
+  await put('live', 2);
+  // The reservation cannot drop below what is provisioned, nor (reserved again) squeeze others' provisioned environments.
+  await expectAwsError(rec, 'PutFunctionConcurrency', client.send(new PutFunctionConcurrencyCommand({ FunctionName: 'rules', ReservedConcurrentExecutions: 1 })), {
+    type: 'InvalidParameterValueException',
+    status: 400,
+    message: "ReservedConcurrentExecutions 1 should not be lower than function's total provisioned concurrency [2].",
+  });
+  await deployPublished(client, 'other');
+  await client.send(new PutProvisionedConcurrencyConfigCommand({ FunctionName: 'other', Qualifier: '1', ProvisionedConcurrentExecutions: 1 }));
+  // 103 − 2 reserved − 1 provisioned on an unreserved function leaves exactly 100; 3 reserved would leave 99.
+  await expectAwsError(rec, 'PutFunctionConcurrency', client.send(new PutFunctionConcurrencyCommand({ FunctionName: 'rules', ReservedConcurrentExecutions: 3 })), {
+    type: 'InvalidParameterValueException',
+    status: 400,
+    message: "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].",
+  });
+  await client.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: 'other', Qualifier: '1' }));
   await client.send(new DeleteAliasCommand({ FunctionName: 'rules', Name: 'live' }));
   const list = await client.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: 'rules' }));
   assert.deepEqual(list.ProvisionedConcurrencyConfigs, []);
