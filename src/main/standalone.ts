@@ -19,6 +19,10 @@ import { ExecutionEnvironment } from '../environments/execution-environment.js';
 import { createSandbox } from '../environments/isolation/create-sandbox.js';
 import { EnvironmentPool } from '../invoke/environment-pool.js';
 import { InvokeService } from '../invoke/invoke-service.js';
+import { EventInvokeConfigs } from '../invoke/async/event-invoke-configs.js';
+import { EventQueue } from '../invoke/async/event-queue.js';
+import { LAMBDA_RETRY_DELAYS } from '../invoke/async/retry-policy.js';
+import { FunctionsError } from '../functions/errors.js';
 import { BatchingLogSink } from '../logs/log-sink.js';
 import { formatRuntimeVersionArn } from '../model/arn.js';
 import { systemClock, type Clock } from '../shared/clock.js';
@@ -65,6 +69,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     if (recovered.temporary + recovered.blobs + recovered.trees + settled > 0) log.info({ ...recovered, settled }, 'recovered after an unclean stop');
 
     let pool: EnvironmentPool | undefined;
+    let events: EventQueue | undefined;
     const functions = new FunctionService({
       store,
       code,
@@ -74,6 +79,9 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       onDeleted: async (accountId, functionName, version) => {
         await pool?.retire(accountId, functionName, version);
         if (version === undefined) await store.logs.deleteFunctionLogs(accountId, functionName);
+        // A deleted function's async events are dropped; a deleted version's events are dropped when they come due.
+        if (version === undefined) await events?.deleteFunctionEvents(accountId, functionName);
+        await store.eventInvokeConfigs.deleteFunctionConfigs(accountId, functionName, version);
       },
     });
     const sandbox = createSandbox(config.sandbox, { dataDir: config.dataDir, uidRange: config.uidRange });
@@ -106,6 +114,30 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     });
     const invoke = new InvokeService({ pool, code, log });
     const environments = pool;
+    const eventInvokeConfigs = new EventInvokeConfigs({ store: store.eventInvokeConfigs, clock, partition, arn: (name, q) => functions.arn(name, q) });
+    events = new EventQueue({
+      events: store.asyncEvents,
+      findConfig: (accountId, functionName, qualifier) => eventInvokeConfigs.find(accountId, functionName, qualifier),
+      // The version is chosen when each attempt starts (an alias may have moved since the event was accepted).
+      resolve: async (accountId, functionName, qualifier) => {
+        try {
+          const { version } = await functions.resolve(accountId, functionName, qualifier);
+          const { reservedConcurrency } = await functions.findRecord(accountId, functionName);
+          return reservedConcurrency === undefined ? { version } : { version, reservedConcurrency };
+        } catch (error) {
+          if (error instanceof FunctionsError && error.code === 'ERR_NOT_FOUND') return undefined;
+          throw error;
+        }
+      },
+      invoke: (request) => invoke.invoke(request),
+      partition,
+      clock,
+      log,
+      maxParallel: config.asyncMaxParallel,
+      maxQueuedBytes: config.asyncQueueMaxBytes,
+      delays: { ...LAMBDA_RETRY_DELAYS, functionErrorMs: config.asyncRetryDelaysMs },
+    });
+    const queue = events;
     const app = createApiApp({
       partition,
       auth: {
@@ -120,10 +152,14 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       layers: new LayerService({ store, code, clock, partition }),
       policies: new PolicyService({ store, functions }),
       invoke,
+      events: queue,
+      eventInvokeConfigs,
       codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
       clock,
       log,
     });
+    // Before the API listens: an event accepted now must not be taken for one interrupted by a crash.
+    await queue.start();
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -134,7 +170,17 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       secrets,
       sandbox: sandbox.kind,
       close: () =>
-        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, environments, { close: () => app.close() }])),
+        (closing ??= closeAll([
+          store,
+          logSink,
+          sandbox,
+          { close: () => states.drain() },
+          // Closed in reverse: the queue stops taking events, environments stop, then attempts in flight settle.
+          { close: () => queue.drain() },
+          environments,
+          { close: () => queue.stop() },
+          { close: () => app.close() },
+        ])),
     };
   } catch (error) {
     await store.close();
