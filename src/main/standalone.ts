@@ -118,7 +118,9 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     events = new EventQueue({
       events: store.asyncEvents,
       findConfig: (accountId, functionName, qualifier) => eventInvokeConfigs.find(accountId, functionName, qualifier),
+      reservedConcurrencyOf: async (accountId, functionName) => (await store.functions.findFunction(accountId, functionName))?.reservedConcurrency,
       // The version is chosen when each attempt starts (an alias may have moved since the event was accepted).
+      // Alias weights: pass { route: true } once FunctionService.resolve takes it (issue 4, alias routing).
       resolve: async (accountId, functionName, qualifier) => {
         try {
           const { version } = await functions.resolve(accountId, functionName, qualifier);

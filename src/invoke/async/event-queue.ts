@@ -44,6 +44,8 @@ export interface EventQueueDeps {
   events: AsyncEventStore;
   /** The EventInvokeConfig an event invoked with this qualifier follows (undefined: Lambda's defaults). */
   findConfig(accountId: string, functionName: string, qualifier: string | undefined): Promise<EventInvokeConfig | undefined>;
+  /** The function's reserved concurrency (undefined: unreserved, or the function is gone), before its first attempt. */
+  reservedConcurrencyOf(accountId: string, functionName: string): Promise<number | undefined>;
   /** The version to run now; undefined when the function or qualifier no longer exists (the event is dropped). */
   resolve(accountId: string, functionName: string, qualifier: string | undefined): Promise<AsyncTarget | undefined>;
   invoke(request: SyncInvocation): Promise<InvocationResult>;
@@ -69,7 +71,7 @@ export class EventQueue {
   readonly #deps: EventQueueDeps;
   readonly #log: Logger;
   readonly #running = new Map<string, number>();
-  /** Reserved concurrency learnt from each function's last resolve (its cap on parallel attempts). */
+  /** Each function's cap on parallel attempts (its reserved concurrency, Infinity when unreserved), kept fresh by resolves. */
   readonly #caps = new Map<string, number>();
   readonly #attempts = new Set<Promise<void>>();
   #inFlight = 0;
@@ -78,6 +80,7 @@ export class EventQueue {
   #pumping = false;
   #pumpAgain = false;
   #lastServed = '';
+  #started = false;
   #stopped = false;
 
   constructor(deps: EventQueueDeps) {
@@ -89,6 +92,7 @@ export class EventQueue {
   async start(): Promise<void> {
     const recovered = await this.#deps.events.recoverRunning(this.#deps.clock.now());
     if (recovered > 0) this.#log.info({ recovered }, 'async events interrupted by an unclean stop are due again');
+    this.#started = true;
     this.#wake();
   }
 
@@ -105,6 +109,7 @@ export class EventQueue {
 
   /** Drops a deleted function's events (attempts in flight finish and find nothing to update). */
   async deleteFunctionEvents(accountId: string, functionName: string): Promise<void> {
+    this.#caps.delete(keyOf({ accountId, functionName }));
     const dropped = await this.#deps.events.deleteFunctionEvents(accountId, functionName);
     if (dropped > 0) this.#log.info({ functionName, dropped }, 'dropped the async events of a deleted function');
   }
@@ -122,7 +127,7 @@ export class EventQueue {
   }
 
   #wake(): void {
-    if (this.#stopped) return;
+    if (!this.#started || this.#stopped) return;
     if (this.#pumping) {
       this.#pumpAgain = true;
       return;
@@ -153,6 +158,8 @@ export class EventQueue {
       for (const fn of this.#inTurn(await events.listDueFunctions(now))) {
         if (this.#stopped || this.#inFlight >= maxParallel) return;
         const key = keyOf(fn);
+        if (!this.#caps.has(key)) this.#caps.set(key, (await this.#deps.reservedConcurrencyOf(fn.accountId, fn.functionName)) ?? Infinity);
+        // At least one: an event of a function reserved at 0 must still come up, to go to on-failure.
         if ((this.#running.get(key) ?? 0) >= Math.max(1, this.#caps.get(key) ?? Infinity)) continue;
         const event = await events.claimNext(fn.accountId, fn.functionName, now);
         if (!event) continue;
@@ -216,9 +223,7 @@ export class EventQueue {
       await events.finish(event.accountId, event.requestId);
       return;
     }
-    const key = keyOf(event);
-    if (target.reservedConcurrency === undefined) this.#caps.delete(key);
-    else this.#caps.set(key, target.reservedConcurrency);
+    this.#caps.set(keyOf(event), target.reservedConcurrency ?? Infinity);
 
     const before = decideBeforeAttempt(event, limits, clock.now());
     if (before.kind === 'finish') return this.#finish(event, before.condition, config, target, event.lastOutcome);
