@@ -15,6 +15,7 @@ import type { PolicyService } from '../functions/policy-service.js';
 import type { InvokeService } from '../invoke/invoke-service.js';
 import type { EventInvokeConfigs } from '../invoke/async/event-invoke-configs.js';
 import type { EventQueue } from '../invoke/async/event-queue.js';
+import type { ProvisionedConcurrency } from '../invoke/provisioned-concurrency.js';
 import type { BlobStore, Store } from '../store/store.js';
 import { verifySigV4 } from './auth/sigv4.js';
 import type { CodeLocations } from './code-locations.js';
@@ -26,6 +27,7 @@ import { registerFunctionRoutes } from './routes/functions.js';
 import { registerInvokeRoutes } from './routes/invoke.js';
 import { registerLayerRoutes } from './routes/layers.js';
 import { registerPolicyRoutes } from './routes/policy.js';
+import { registerProvisionedConcurrencyRoutes } from './routes/provisioned-concurrency.js';
 import { registerTagRoutes } from './routes/tags.js';
 import { registerUnsupportedRoutes } from './routes/unsupported.js';
 import { registerVersionAliasRoutes } from './routes/versions-aliases.js';
@@ -47,6 +49,7 @@ export interface ApiDeps {
   /** Asynchronous invocations: accepted events and their EventInvokeConfigs. */
   events: EventQueue;
   eventInvokeConfigs: EventInvokeConfigs;
+  provisioned: ProvisionedConcurrency;
   codeLocations: CodeLocations;
   clock: Clock;
   log: Logger;
@@ -113,6 +116,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
   registerPolicyRoutes(app, deps);
   registerAccountRoutes(app, deps);
   registerEventInvokeConfigRoutes(app, deps);
+  registerProvisionedConcurrencyRoutes(app, deps);
   registerUnsupportedRoutes(app, deps);
   return app;
 }

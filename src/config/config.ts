@@ -4,6 +4,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { PlatformError } from '../shared/errors.js';
+import { defaultMaxMemoryMb, measureHostMemory, type HostMemory } from './host-memory.js';
 
 export interface Config {
   host: string;
@@ -22,8 +23,11 @@ export interface Config {
   uidRange: [number, number];
   initTimeoutMs: number;
   logMaxBytesPerFunction: number;
-  environmentsPerVersion: number;
   keepAliveMs: number;
+  /** Memory the node gives to execution environments (their MemorySize summed): the pool's capacity. */
+  maxMemoryMb: number;
+  /** How long an invocation waits for capacity before it is throttled. */
+  placementWaitMs: number;
   freezeIdle: boolean;
   /** Stored async event payloads at most (bytes); beyond, Invoke Event answers 429. */
   asyncQueueMaxBytes: number;
@@ -55,8 +59,9 @@ export const CONFIG_KEYS = [
   'KINDLING_UID_RANGE',
   'KINDLING_INIT_TIMEOUT_MS',
   'KINDLING_LOG_MAX_MB',
-  'KINDLING_ENVIRONMENTS_PER_VERSION',
   'KINDLING_KEEP_ALIVE_MS',
+  'KINDLING_MAX_MEMORY_MB',
+  'KINDLING_PLACEMENT_WAIT_MS',
   'KINDLING_FREEZE_IDLE',
   'KINDLING_ASYNC_QUEUE_MAX_MB',
   'KINDLING_ASYNC_MAX_PARALLEL',
@@ -77,7 +82,13 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
-export function loadConfig(env: Readonly<Record<string, string | undefined>>, flags: ConfigFlags = {}, cwd = process.cwd()): Readonly<Config> {
+/** `measureHost` measures the memory the default capacity derives from (tests pass fixed numbers). */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: ConfigFlags = {},
+  cwd = process.cwd(),
+  measureHost: () => HostMemory = measureHostMemory,
+): Readonly<Config> {
   const problems: string[] = [];
   const pick = (flag: string | undefined, key: (typeof CONFIG_KEYS)[number], fallback: string): string => {
     const value = flag ?? env[key];
@@ -127,8 +138,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, fl
   }
   const initTimeoutMs = integer('KINDLING_INIT_TIMEOUT_MS', pick(undefined, 'KINDLING_INIT_TIMEOUT_MS', '10000'), 100, 900_000);
   const logMaxMb = integer('KINDLING_LOG_MAX_MB', pick(undefined, 'KINDLING_LOG_MAX_MB', '100'), 1, 1_000_000);
-  const environmentsPerVersion = integer('KINDLING_ENVIRONMENTS_PER_VERSION', pick(undefined, 'KINDLING_ENVIRONMENTS_PER_VERSION', '10'), 1, 10_000);
   const keepAliveMs = integer('KINDLING_KEEP_ALIVE_MS', pick(undefined, 'KINDLING_KEEP_ALIVE_MS', '600000'), 1000, 86_400_000);
+  const maxMemoryRaw = pick(undefined, 'KINDLING_MAX_MEMORY_MB', '');
+  // The smallest function (128 MB) must fit; no upper bound beyond sanity: the operator may overcommit knowingly.
+  const maxMemoryMb = maxMemoryRaw === '' ? Math.max(128, defaultMaxMemoryMb(measureHost())) : integer('KINDLING_MAX_MEMORY_MB', maxMemoryRaw, 128, 1_000_000_000);
+  const placementWaitMs = integer('KINDLING_PLACEMENT_WAIT_MS', pick(undefined, 'KINDLING_PLACEMENT_WAIT_MS', '10000'), 0, 900_000);
   const freezeRaw = pick(undefined, 'KINDLING_FREEZE_IDLE', 'true');
   if (freezeRaw !== 'true' && freezeRaw !== 'false') problems.push(`KINDLING_FREEZE_IDLE=${JSON.stringify(freezeRaw)}: expected true or false`);
 
@@ -154,8 +168,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, fl
     uidRange,
     initTimeoutMs,
     logMaxBytesPerFunction: logMaxMb * 1024 * 1024,
-    environmentsPerVersion,
     keepAliveMs,
+    maxMemoryMb,
+    placementWaitMs,
     freezeIdle: freezeRaw === 'true',
     asyncQueueMaxBytes: asyncQueueMaxMb * 1024 * 1024,
     asyncMaxParallel,

@@ -16,6 +16,7 @@ import { MAX_LAYERS_PER_FUNCTION, MAX_UNZIPPED_CODE_BYTES } from '../model/limit
 import type { Clock } from '../shared/clock.js';
 import { newRevisionId } from '../shared/ids.js';
 import { StoreError, type Page, type PageRequest, type Store } from '../store/store.js';
+import { pickAliasVersion, type RandomSource } from './alias-routing.js';
 import type { CodePackages } from './code-packages.js';
 import { FunctionsError, revisionMismatch } from './errors.js';
 import { collectPages, pageInMemory } from './paging.js';
@@ -28,6 +29,8 @@ export interface FunctionServiceDeps {
   states: FunctionStates;
   clock: Clock;
   partition: Partition;
+  /** Draws for weighted alias routing (default Math.random). */
+  random?: RandomSource;
   /** Called after a function (version undefined) or one version was deleted: environments and logs go with it. */
   onDeleted?: (accountId: string, functionName: string, version: string | undefined) => Promise<void>;
 }
@@ -116,8 +119,11 @@ export class FunctionService {
     return record;
   }
 
-  /** Resolves `$LATEST` (also when no qualifier is given), a version number, or an alias. */
-  async resolve(accountId: string, functionName: string, qualifier: string | undefined): Promise<ResolvedVersion> {
+  /**
+   * Resolves `$LATEST` (also when no qualifier is given), a version number, or an alias. With `route` (invocations),
+   * an alias with AdditionalVersionWeights resolves to the version this invocation runs, drawn by weight.
+   */
+  async resolve(accountId: string, functionName: string, qualifier: string | undefined, options: { route?: boolean } = {}): Promise<ResolvedVersion> {
     const { store } = this.#deps;
     if (qualifier === undefined || qualifier === LATEST) {
       const version = await store.functions.findVersion(accountId, functionName, LATEST);
@@ -131,7 +137,8 @@ export class FunctionService {
     }
     const alias = await store.aliases.findAlias(accountId, functionName, qualifier);
     if (!alias) throw this.notFound(functionName, qualifier);
-    const version = await store.functions.findVersion(accountId, functionName, alias.functionVersion);
+    const target = options.route === true ? pickAliasVersion(alias, this.#deps.random ?? Math.random) : alias.functionVersion;
+    const version = await store.functions.findVersion(accountId, functionName, target);
     if (!version) throw this.notFound(functionName, qualifier);
     return { version, alias, qualifier };
   }

@@ -1,15 +1,22 @@
 /**
  * A synchronous invocation after the API accepted it: find the code on disk, take an environment from the pool
- * (warm or cold), run the invocation in it, give the environment back. Function errors come back as values.
+ * (warm or cold; throttled beyond the concurrency limits or the node's capacity), run the invocation in it, give
+ * the environment back. Function errors come back as values.
  */
 import type { FunctionVersion } from '../model/function.js';
 import type { InvocationResult } from '../model/invocation.js';
 import type { Logger } from '../shared/logger.js';
+import type { FunctionReservation } from '../store/store.js';
 import type { EnvironmentPool } from './environment-pool.js';
 
 export interface CodeLocator {
   /** Host directories of the unpacked code and the merged /opt of a version (unpacking again if they were removed). */
   locate(version: FunctionVersion): Promise<{ codeDir: string; optDir?: string }>;
+}
+
+export interface ReservationSource {
+  /** The account's reserved functions, read on every invocation (one indexed query), so changes apply at once. */
+  listReservations(accountId: string): Promise<FunctionReservation[]>;
 }
 
 export interface SyncInvocation {
@@ -25,6 +32,7 @@ export interface SyncInvocation {
 export interface InvokeServiceDeps {
   pool: EnvironmentPool;
   code: CodeLocator;
+  reservations: ReservationSource;
   log: Logger;
 }
 
@@ -35,10 +43,18 @@ export class InvokeService {
     this.#deps = deps;
   }
 
+  /** Throws ThrottledError when the function's or the account's concurrency, or the node's capacity, is exhausted. */
   async invoke(request: SyncInvocation): Promise<InvocationResult & { cold: boolean }> {
-    const { pool, code } = this.#deps;
+    const { pool, code, reservations } = this.#deps;
+    const { accountId, functionName } = request.version;
+    const reserved = await reservations.listReservations(accountId);
+    pool.setReservations(accountId, reserved);
+    const own = reserved.find((r) => r.functionName === functionName)?.reservedConcurrency;
     const dirs = await code.locate(request.version);
-    const env = await pool.acquire({ version: request.version, ...dirs, initializationType: 'on-demand' });
+    const env = await pool.acquire(
+      { version: request.version, ...dirs, initializationType: 'on-demand' },
+      own === undefined ? {} : { reservedConcurrency: own },
+    );
     try {
       const { result, cold } = await env.invoke({
         requestId: request.requestId,

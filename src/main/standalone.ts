@@ -23,8 +23,10 @@ import { EventInvokeConfigs } from '../invoke/async/event-invoke-configs.js';
 import { EventQueue } from '../invoke/async/event-queue.js';
 import { LAMBDA_RETRY_DELAYS } from '../invoke/async/retry-policy.js';
 import { FunctionsError } from '../functions/errors.js';
+import { ProvisionedConcurrency } from '../invoke/provisioned-concurrency.js';
 import { BatchingLogSink } from '../logs/log-sink.js';
 import { formatRuntimeVersionArn } from '../model/arn.js';
+import { MIN_UNRESERVED_CONCURRENCY } from '../model/limits.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { closeAll } from '../shared/lifecycle.js';
 import type { Logger } from '../shared/logger.js';
@@ -41,6 +43,8 @@ export interface Standalone {
   secrets: ServerSecrets;
   /** The sandbox backend in use. */
   sandbox: 'bubblewrap' | 'process';
+  /** How many execution environments exist now (starting, busy or idle). */
+  environmentCount(): number;
   close(): Promise<void>;
 }
 
@@ -70,6 +74,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
 
     let pool: EnvironmentPool | undefined;
     let events: EventQueue | undefined;
+    let provisioned: ProvisionedConcurrency | undefined;
     const functions = new FunctionService({
       store,
       code,
@@ -78,6 +83,8 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       partition,
       onDeleted: async (accountId, functionName, version) => {
         await pool?.retire(accountId, functionName, version);
+        // The store deleted the version's (or function's) provisioned concurrency configs with it.
+        await provisioned?.sync(accountId, functionName);
         if (version === undefined) await store.logs.deleteFunctionLogs(accountId, functionName);
         // A deleted function's async events are dropped; a deleted version's events are dropped when they come due.
         if (version === undefined) await events?.deleteFunctionEvents(accountId, functionName);
@@ -109,21 +116,38 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
         ),
       clock,
       log,
-      maxPerVersion: config.environmentsPerVersion,
       keepAliveMs: config.keepAliveMs,
+      maxMemoryMb: config.maxMemoryMb,
+      placementWaitMs: config.placementWaitMs,
+      accountConcurrencyLimit: config.concurrencyLimit,
+      // One host uid per environment.
+      maxEnvironments: config.uidRange[1] - config.uidRange[0] + 1,
+      onProvisionedLost: (env) => provisioned?.onProvisionedLost(env),
     });
-    const invoke = new InvokeService({ pool, code, log });
+    provisioned = new ProvisionedConcurrency({
+      store,
+      pool,
+      code,
+      clock,
+      log: log.child({ component: 'provisioned-concurrency' }),
+      partition,
+      accountLimit: config.concurrencyLimit,
+      minUnreserved: MIN_UNRESERVED_CONCURRENCY,
+    });
+    // Configurations survive a restart: their environments start again now, in the background.
+    await provisioned.start();
+    const invoke = new InvokeService({ pool, code, reservations: store.functions, log });
     const environments = pool;
     const eventInvokeConfigs = new EventInvokeConfigs({ store: store.eventInvokeConfigs, clock, partition, arn: (name, q) => functions.arn(name, q) });
     events = new EventQueue({
       events: store.asyncEvents,
       findConfig: (accountId, functionName, qualifier) => eventInvokeConfigs.find(accountId, functionName, qualifier),
       reservedConcurrencyOf: async (accountId, functionName) => (await store.functions.findFunction(accountId, functionName))?.reservedConcurrency,
-      // The version is chosen when each attempt starts (an alias may have moved since the event was accepted).
-      // Alias weights: pass { route: true } once FunctionService.resolve takes it (issue 4, alias routing).
+      // The version is chosen when each attempt starts, by the alias's weights as for a sync invoke (an alias may have
+      // moved since the event was accepted).
       resolve: async (accountId, functionName, qualifier) => {
         try {
-          const { version } = await functions.resolve(accountId, functionName, qualifier);
+          const { version } = await functions.resolve(accountId, functionName, qualifier, { route: true });
           const { reservedConcurrency } = await functions.findRecord(accountId, functionName);
           return reservedConcurrency === undefined ? { version } : { version, reservedConcurrency };
         } catch (error) {
@@ -156,6 +180,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       invoke,
       events: queue,
       eventInvokeConfigs,
+      provisioned,
       codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
       clock,
       log,
@@ -171,6 +196,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       url: `http://${host}:${port}`,
       secrets,
       sandbox: sandbox.kind,
+      environmentCount: () => environments.size,
       close: () =>
         (closing ??= closeAll([
           store,
@@ -180,6 +206,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
           // Closed in reverse: the queue stops taking events, environments stop, then attempts in flight settle.
           { close: () => queue.drain() },
           environments,
+          provisioned,
           { close: () => queue.stop() },
           { close: () => app.close() },
         ])),

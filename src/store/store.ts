@@ -11,6 +11,7 @@ import type {
   ResourcePolicy,
 } from '../model/function.js';
 import type { AsyncEvent, AttemptOutcome, EventInvokeConfig } from '../model/async-event.js';
+import type { ProvisionedConcurrencyConfig } from '../model/provisioned-concurrency.js';
 import { PlatformError } from '../shared/errors.js';
 
 export type StoreErrorCode =
@@ -26,6 +27,13 @@ export interface Page<T> {
   items: T[];
   /** Opaque; absent on the last page. */
   nextMarker?: string;
+}
+
+/** A function's reserved concurrency, as the environment pool holds capacity back for it. */
+export interface FunctionReservation {
+  functionName: string;
+  reservedConcurrency: number;
+  memorySizeMb: number;
 }
 
 export interface PageRequest {
@@ -77,6 +85,8 @@ export interface FunctionStore {
   setReservedConcurrency(accountId: string, functionName: string, value: number | undefined): Promise<void>;
   /** Sum of reserved concurrency over the account's functions, excluding one function if named. */
   sumReservedConcurrency(accountId: string, exceptFunctionName?: string): Promise<number>;
+  /** The account's functions with reserved concurrency, each with the largest MemorySize among its versions. */
+  listReservations(accountId: string): Promise<FunctionReservation[]>;
   setTags(accountId: string, functionName: string, tags: Record<string, string>): Promise<void>;
   countFunctions(accountId: string): Promise<number>;
   /** Sum of CodeSize over every function version and layer version of the account. */
@@ -111,6 +121,26 @@ export interface LayerStore {
   deleteLayerVersion(accountId: string, layerName: string, version: number): Promise<boolean>;
 }
 
+/**
+ * Provisioned concurrency configurations, one per (function, qualifier). A configuration is deleted with its version,
+ * its alias or its function.
+ */
+export interface ProvisionedConcurrencyStore {
+  /** Inserts or replaces the configuration of one qualifier. ERR_STORE_NOT_FOUND if the function does not exist. */
+  saveProvisionedConfig(config: ProvisionedConcurrencyConfig): Promise<void>;
+  findProvisionedConfig(accountId: string, functionName: string, qualifier: string): Promise<ProvisionedConcurrencyConfig | undefined>;
+  /** The function's configurations, ordered by qualifier. */
+  listProvisionedConfigs(accountId: string, functionName: string, page: PageRequest): Promise<Page<ProvisionedConcurrencyConfig>>;
+  deleteProvisionedConfig(accountId: string, functionName: string, qualifier: string): Promise<boolean>;
+  /** Every configuration of every account (re-initialised when the server starts). */
+  listAllProvisionedConfigs(): Promise<ProvisionedConcurrencyConfig[]>;
+  /**
+   * Σ requested over the account's functions that have no reserved concurrency (their provisioned environments come
+   * out of the unreserved pool), excluding one function's configuration for one qualifier if named.
+   */
+  sumUnreservedProvisioned(accountId: string, except?: { functionName: string; qualifier: string }): Promise<number>;
+}
+
 /** Which code digests (and merged layer lists) rows still reference: the reference counts of blobs and trees. */
 export interface CodeReferences {
   /** Every code sha256 hex referenced by a function version or layer version. */
@@ -128,6 +158,7 @@ export interface Store {
   logs: LogStore;
   asyncEvents: AsyncEventStore;
   eventInvokeConfigs: EventInvokeConfigStore;
+  provisioned: ProvisionedConcurrencyStore;
   close(): Promise<void>;
 }
 

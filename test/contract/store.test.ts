@@ -426,6 +426,23 @@ for (const make of [makeSqlite]) {
       await rejectsWithCode(store.functions.setReservedConcurrency(ACCOUNT, 'missing', 1), 'ERR_STORE_NOT_FOUND');
     });
 
+    test('listReservations names the reserved functions with the largest MemorySize among their versions', async (t) => {
+      const { store } = await openWorld(t);
+      const settings = (memorySizeMb: number) => ({ settings: { ...someSettings(), memorySizeMb } });
+      await createFunction(store, 'a', { latest: settings(256), publish: true });
+      await createFunction(store, 'b', { latest: settings(128) });
+      await createFunction(store, 'a', { accountId: OTHER_ACCOUNT });
+      await store.functions.setReservedConcurrency(ACCOUNT, 'a', 5);
+      await store.functions.setReservedConcurrency(OTHER_ACCOUNT, 'a', 7);
+      await store.functions.saveLatest(aVersion({ functionName: 'a', ...settings(1024) }));
+      assert.deepEqual(await store.functions.listReservations(ACCOUNT), [{ functionName: 'a', reservedConcurrency: 5, memorySizeMb: 1024 }]);
+      await store.functions.setReservedConcurrency(ACCOUNT, 'b', 0);
+      assert.deepEqual(
+        (await store.functions.listReservations(ACCOUNT)).map((r) => [r.functionName, r.reservedConcurrency, r.memorySizeMb]),
+        [['a', 5, 1024], ['b', 0, 128]],
+      );
+    });
+
     test('setTags replaces the whole tag map of a function', async (t) => {
       const { store } = await openWorld(t);
       await createFunction(store, 'fn');

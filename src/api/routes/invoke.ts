@@ -30,7 +30,7 @@ export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void 
       const clientContext = decodeClientContext(header(request, 'x-amz-client-context'));
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const payload = raw.length === 0 ? Buffer.from('{}') : checkJson(raw);
-      const resolved = await functions.resolve(request.accountId, target.functionName, target.qualifier);
+      const resolved = await functions.resolve(request.accountId, target.functionName, target.qualifier, { route: true });
       const { version } = resolved;
       if (version.state !== 'Active') {
         throw new ApiError(

@@ -35,17 +35,6 @@ export function registerUnsupportedRoutes(app: FastifyInstance, deps: ApiDeps): 
     return { UpdateRuntimeOn: 'Auto', FunctionArn: functions.arn(target.functionName, target.qualifier ?? LATEST) };
   });
 
-  app.get('/2019-09-30/functions/:FunctionName/provisioned-concurrency', none('GetProvisionedConcurrencyConfig'), async (request) => {
-    const query = request.query as { List?: string; Qualifier?: string };
-    if (query.List === 'ALL') {
-      await existing(request);
-      pageRequest(request, 50);
-      return { ProvisionedConcurrencyConfigs: [] };
-    }
-    await existing(request);
-    throw new ApiError('ProvisionedConcurrencyConfigNotFoundException', 'No Provisioned Concurrency Config found for this function');
-  });
-
   app.get('/2021-10-31/functions/:FunctionName/urls', none('ListFunctionUrlConfigs'), async (request) => {
     await existing(request);
     pageRequest(request, 50);

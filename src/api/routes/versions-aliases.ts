@@ -58,12 +58,16 @@ export function registerVersionAliasRoutes(app: FastifyInstance, deps: ApiDeps):
     const target = functionTarget(request, partition, 'forbidden');
     const body = request.body as UpdateAliasBody;
     const alias = await aliases.update(request.accountId, target.functionName, aliasName(request.params), toAliasInput(body));
+    // Provisioned concurrency on the alias follows it to its new version.
+    await deps.provisioned.sync(request.accountId, target.functionName);
     return toAliasConfiguration(alias, partition);
   });
 
   app.delete(`${FN}/aliases/:Name`, cfg('DeleteAlias', 'none'), async (request, reply) => {
     const target = functionTarget(request, partition, 'forbidden');
     await aliases.delete(request.accountId, target.functionName, aliasName(request.params));
+    // The store deleted the alias's provisioned concurrency config with it: its environments stop.
+    await deps.provisioned.sync(request.accountId, target.functionName);
     void reply.status(204);
     return null;
   });

@@ -144,3 +144,6 @@ export const PageQuery = Type.Object({
   Marker: Type.Optional(S()),
   MaxItems: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
 });
+
+export const PutProvisionedConcurrencyConfigBody = Type.Object({ ProvisionedConcurrentExecutions: Type.Integer({ minimum: 1 }) });
+export type PutProvisionedConcurrencyConfigBody = Static<typeof PutProvisionedConcurrencyConfigBody>;

@@ -20,6 +20,10 @@ const BY_CODE: Record<string, ApiErrorType> = {
   ERR_INVOKE_SHUTTING_DOWN: 'ServiceException',
   ERR_ASYNC_INVALID_CONFIG: 'InvalidParameterValueException',
   ERR_ASYNC_CONFIG_NOT_FOUND: 'ResourceNotFoundException',
+  ERR_PROVISIONED_NOT_FOUND: 'ResourceNotFoundException',
+  ERR_PROVISIONED_CONFIG_NOT_FOUND: 'ProvisionedConcurrencyConfigNotFoundException',
+  ERR_PROVISIONED_CONFLICT: 'ResourceConflictException',
+  ERR_PROVISIONED_INVALID: 'InvalidParameterValueException',
 };
 
 const UNZIP_FAILED = 'Could not unzip uploaded file. Please check your file, then try to upload again.';

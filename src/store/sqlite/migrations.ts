@@ -190,6 +190,36 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    name: 'provisioned-concurrency',
+    sql: `
+      -- One provisioned concurrency configuration per published version or alias (qualifier). The environments it
+      -- keeps are not stored: they are started again from these rows when the server starts.
+      CREATE TABLE provisioned_concurrency_configs (
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        requested INTEGER NOT NULL,
+        last_modified_ms INTEGER NOT NULL,
+        PRIMARY KEY (account_id, function_name, qualifier),
+        FOREIGN KEY (account_id, function_name) REFERENCES functions (account_id, function_name) ON DELETE CASCADE
+      ) STRICT, WITHOUT ROWID;
+
+      -- A configuration goes with its version or alias, however that is deleted (alone or with the function), so
+      -- a later version or alias of the same name does not inherit it.
+      CREATE TRIGGER provisioned_concurrency_of_deleted_version AFTER DELETE ON function_versions
+      BEGIN
+        DELETE FROM provisioned_concurrency_configs
+        WHERE account_id = OLD.account_id AND function_name = OLD.function_name AND qualifier = OLD.version;
+      END;
+      CREATE TRIGGER provisioned_concurrency_of_deleted_alias AFTER DELETE ON aliases
+      BEGIN
+        DELETE FROM provisioned_concurrency_configs
+        WHERE account_id = OLD.account_id AND function_name = OLD.function_name AND qualifier = OLD.alias_name;
+      END;
+    `,
+  },
 ];
 
 /**

@@ -1,7 +1,7 @@
 /** FunctionStore on SQLite: functions, their $LATEST and published versions, concurrency and tags. */
 import assert from 'node:assert/strict';
 import { LATEST, type FunctionRecord, type FunctionVersion } from '../../model/function.js';
-import { type FunctionStore, type Page, type PageRequest } from '../store.js';
+import { type FunctionReservation, type FunctionStore, type Page, type PageRequest } from '../store.js';
 import { decodeMarker, pageLimit, toPage } from './paging.js';
 import { fromVersion, toFunctionRecord, toVersion, toVersionNumber } from './rows.js';
 import type { Statements } from './statements.js';
@@ -155,6 +155,10 @@ export class SqliteFunctionStore implements FunctionStore {
     return this.tx.read(() =>
       this.sql.sumReservedConcurrency.get({ accountId, exceptFunctionName: exceptFunctionName ?? '' }),
     ) ?? 0;
+  }
+
+  async listReservations(accountId: string): Promise<FunctionReservation[]> {
+    return this.tx.read(() => this.sql.listReservations.all({ accountId }));
   }
 
   async setTags(accountId: string, functionName: string, tags: Record<string, string>): Promise<void> {

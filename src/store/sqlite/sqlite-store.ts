@@ -23,12 +23,14 @@ import {
   type Page,
   type PageRequest,
   type PolicyStore,
+  type ProvisionedConcurrencyStore,
   type Store,
 } from '../store.js';
 import { applyMigrations } from './migrations.js';
 import { SqliteAsyncEventStore, SqliteEventInvokeConfigStore } from './sqlite-async-store.js';
 import { SqliteFunctionStore } from './sqlite-function-store.js';
 import { SqliteLogStore } from './sqlite-log-store.js';
+import { SqliteProvisionedStore } from './sqlite-provisioned-store.js';
 import { checkRevision, notFound, toStoreError, type Transactions } from './transactions.js';
 import { decodeMarker, encodeMarker, pageLimit, toPage } from './paging.js';
 import {
@@ -52,6 +54,7 @@ export class SqliteStore implements Store {
   readonly logs: LogStore;
   readonly asyncEvents: AsyncEventStore;
   readonly eventInvokeConfigs: EventInvokeConfigStore;
+  readonly provisioned: ProvisionedConcurrencyStore;
   readonly #db: Database.Database;
   readonly #logDb: Database.Database;
 
@@ -72,6 +75,7 @@ export class SqliteStore implements Store {
     this.references = new SqliteCodeReferences(tx, sql);
     this.asyncEvents = new SqliteAsyncEventStore(tx, db);
     this.eventInvokeConfigs = new SqliteEventInvokeConfigStore(tx, db);
+    this.provisioned = new SqliteProvisionedStore(tx, db);
     const logTx: Transactions = {
       read: (body) => this.#run(() => logDb.transaction(body).deferred(), logDb),
       write: (body) => this.#run(() => logDb.transaction(body).immediate(), logDb),

@@ -4,6 +4,7 @@
  * the previous page and `limit` is one more than the page size, so the caller can tell whether a next page exists.
  */
 import type Database from 'better-sqlite3';
+import type { FunctionReservation } from '../store.js';
 
 export interface FunctionRow {
   account_id: string;
@@ -104,6 +105,11 @@ export const SQL = {
   setTags: `UPDATE functions SET tags_json = @tagsJson WHERE ${FUNCTION_KEY}`,
   sumReservedConcurrency: `SELECT COALESCE(SUM(reserved_concurrency), 0) FROM functions
     WHERE account_id = @accountId AND function_name <> @exceptFunctionName`,
+  listReservations: `SELECT f.function_name AS functionName, f.reserved_concurrency AS reservedConcurrency,
+      MAX(json_extract(v.settings_json, '$.memorySizeMb')) AS memorySizeMb
+    FROM functions f JOIN function_versions v USING (account_id, function_name)
+    WHERE f.account_id = @accountId AND f.reserved_concurrency IS NOT NULL
+    GROUP BY f.function_name ORDER BY f.function_name`,
   countFunctions: 'SELECT COUNT(*) FROM functions WHERE account_id = @accountId',
   totalCodeSize: `SELECT
     (SELECT COALESCE(SUM(code_size_bytes), 0) FROM function_versions WHERE account_id = @accountId) +
@@ -193,6 +199,7 @@ export function prepareStatements(db: Database.Database) {
     sumReservedConcurrency: db
       .prepare<{ accountId: string; exceptFunctionName: string }, number>(SQL.sumReservedConcurrency)
       .pluck(),
+    listReservations: db.prepare<{ accountId: string }, FunctionReservation>(SQL.listReservations),
     countFunctions: db.prepare<{ accountId: string }, number>(SQL.countFunctions).pluck(),
     totalCodeSize: db.prepare<{ accountId: string }, number>(SQL.totalCodeSize).pluck(),
 

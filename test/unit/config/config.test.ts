@@ -20,7 +20,7 @@ function problemsOf(fn: () => unknown): string[] {
 }
 
 test('with an empty environment every setting takes its documented default', () => {
-  const config = loadConfig({}, {}, CWD);
+  const config = loadConfig({}, {}, CWD, () => ({ totalMb: 16384 }));
   assert.deepEqual({ ...config }, {
     host: '127.0.0.1',
     port: 9000,
@@ -34,8 +34,9 @@ test('with an empty environment every setting takes its documented default', () 
     uidRange: [200000, 299999],
     initTimeoutMs: 10000,
     logMaxBytesPerFunction: 100 * 1024 * 1024,
-    environmentsPerVersion: 10,
     keepAliveMs: 600000,
+    maxMemoryMb: 13107,
+    placementWaitMs: 10000,
     freezeIdle: true,
     asyncQueueMaxBytes: 512 * 1024 * 1024,
     asyncMaxParallel: 32,

@@ -25,12 +25,13 @@ function version(fields: Partial<FunctionVersion> = {}): FunctionVersion {
   return {
     accountId: '000000000000', functionName: 'fn', version: '$LATEST', revisionId: 'rev-1', lastModifiedMs: 0, state: 'Active',
     code: { sha256Hex: 'a'.repeat(64), sizeBytes: 1, unzippedBytes: 1 },
-    settings: {} as FunctionVersion['settings'],
+    settings: { memorySizeMb: 128, timeoutSeconds: 3 } as FunctionVersion['settings'],
     ...fields,
   };
 }
 
-function pool(options: { maxPerVersion?: number; keepAliveMs?: number } = {}) {
+/** `room` environments of 128 MB fit the node. */
+function pool(options: { room?: number; keepAliveMs?: number } = {}) {
   const started: FakeEnvironment[] = [];
   const p = new EnvironmentPool({
     start: async (target) => {
@@ -40,8 +41,10 @@ function pool(options: { maxPerVersion?: number; keepAliveMs?: number } = {}) {
     },
     clock: systemClock,
     log: createSilentLogger(),
-    maxPerVersion: options.maxPerVersion ?? 10,
     keepAliveMs: options.keepAliveMs ?? 60_000,
+    maxMemoryMb: 128 * (options.room ?? 10),
+    placementWaitMs: 10_000,
+    accountConcurrencyLimit: 1000,
   });
   return { p, started };
 }
@@ -59,8 +62,8 @@ test('a released environment is handed out again warm; a busy one is not', async
   assert.equal(started.length, 2);
 });
 
-test('at the cap, a request waits for the next release, in order', async (t) => {
-  const { p, started } = pool({ maxPerVersion: 1 });
+test('when the node is full, a request waits for the next release, in order', async (t) => {
+  const { p, started } = pool({ room: 1 });
   t.after(() => p.close());
   const a = await p.acquire(target(version()));
   const order: string[] = [];
@@ -75,7 +78,7 @@ test('at the cap, a request waits for the next release, in order', async (t) => 
 });
 
 test('an environment that cannot be reused is destroyed and a waiter gets a fresh one', async (t) => {
-  const { p, started } = pool({ maxPerVersion: 1 });
+  const { p, started } = pool({ room: 1 });
   t.after(() => p.close());
   const a = (await p.acquire(target(version()))) as unknown as FakeEnvironment;
   const next = p.acquire(target(version()));
@@ -127,7 +130,7 @@ test('an idle environment is reclaimed after the keep-alive', async (t) => {
 });
 
 test('closing the pool stops every environment and refuses waiters and new requests', async (t) => {
-  const { p } = pool({ maxPerVersion: 1 });
+  const { p } = pool({ room: 1 });
   t.after(() => p.close());
   const env = (await p.acquire(target(version()))) as unknown as FakeEnvironment;
   const waiting = p.acquire(target(version()));
