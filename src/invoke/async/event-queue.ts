@@ -31,7 +31,7 @@ import { ThrottledError } from '../errors.js';
 import type { SyncInvocation } from '../invoke-service.js';
 import { toDestinationRecord } from './destination-record.js';
 import { AsyncInvokeError } from './errors.js';
-import { decideAfterAttempt, decideBeforeAttempt, type AttemptResult, type EventLimits, type RetryDelays } from './retry-policy.js';
+import { decideAfterAttempt, decideBeforeAttempt, throttleBackoffMs, type AttemptResult, type EventLimits, type RetryDelays } from './retry-policy.js';
 
 /** What an attempt runs against, resolved when it starts (an alias may point elsewhere by then). */
 export interface AsyncTarget {
@@ -195,7 +195,7 @@ export class EventQueue {
     this.#inFlight++;
     this.#running.set(key, (this.#running.get(key) ?? 0) + 1);
     const attempt = this.#attempt(event)
-      .catch((error: unknown) => this.#log.error({ err: error, requestId: event.requestId }, 'async attempt bookkeeping failed'))
+      .catch((error: unknown) => this.#recover(event, error))
       .finally(() => {
         this.#inFlight--;
         const left = (this.#running.get(key) ?? 1) - 1;
@@ -205,6 +205,18 @@ export class EventQueue {
         this.#wake();
       });
     this.#attempts.add(attempt);
+  }
+
+  /** The store failed around an attempt: the event must not stay held, so it waits a backoff and comes again. */
+  async #recover(event: AsyncEvent, error: unknown): Promise<void> {
+    this.#log.error({ err: error, requestId: event.requestId }, 'async attempt bookkeeping failed; the event comes again after a backoff');
+    const dueMs = this.#deps.clock.now() + throttleBackoffMs(event.throttles, this.#deps.delays);
+    try {
+      if (await this.#deps.events.reschedule(event.accountId, event.requestId, { dueMs, attempts: event.attempts, throttles: event.throttles + 1 })) this.#arm(dueMs);
+    } catch (again) {
+      // Still held: the next start makes it due again.
+      this.#log.error({ err: again, requestId: event.requestId }, 'async event stays held until the next start');
+    }
   }
 
   async #attempt(event: AsyncEvent): Promise<void> {

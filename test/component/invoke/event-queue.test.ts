@@ -57,6 +57,8 @@ async function harness(
     reserved?: Record<string, number>;
     configs?: Record<string, Partial<EventInvokeConfig>>;
     gone?: string[];
+    /** findConfig fails this many times first (a store failure around an attempt). */
+    configFailures?: number;
     /** Decides each call at once instead of leaving it open. */
     auto?: (call: Omit<Call, 'settle'>, n: number) => 'success' | 'error' | Error;
   } = {},
@@ -70,6 +72,7 @@ async function harness(
   const running = new Map<string, number>();
   const peak = new Map<string, number>();
   let seq = 0;
+  let configFailed = 0;
   const invoke = (request: SyncInvocation): Promise<InvocationResult> => {
     const functionName = request.version.functionName;
     running.set(functionName, (running.get(functionName) ?? 0) + 1);
@@ -89,6 +92,10 @@ async function harness(
   const queue = new EventQueue({
     events: store.asyncEvents,
     findConfig: async (_a, functionName) => {
+      if ((options.configFailures ?? 0) > configFailed) {
+        configFailed++;
+        throw new Error('the store failed');
+      }
       const config = options.configs?.[functionName];
       return config && { accountId: ACCOUNT, functionName, qualifier: '$LATEST', lastModifiedMs: 0, ...config };
     },
@@ -247,4 +254,16 @@ test('events accepted before start wait for it, and stop() starts nothing more',
   await h.settle();
   assert.equal(h.calls.length, 0);
   assert.equal(h.clock.pendingTimers, 0);
+});
+
+test('a store failure around an attempt does not leave the event held: it comes again after a backoff', async (t) => {
+  const h = await harness(t, { configFailures: 1, auto: () => 'success' });
+  await h.accept('fn', { id: 'y' });
+  await h.queue.start();
+  await h.settle();
+  assert.equal(h.seen.length, 0);
+  assert.equal(h.clock.nextDueMs(), h.clock.now() + 1000);
+  await h.clock.tick(1000);
+  assert.deepEqual(h.seen.map((c) => c.functionName), ['fn']);
+  assert.equal(await h.store.asyncEvents.queuedBytes(), 0);
 });
