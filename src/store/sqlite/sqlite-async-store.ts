@@ -67,7 +67,9 @@ const ASYNC_SQL = {
     WHERE running = 1`,
   functionBytes: `SELECT COALESCE(SUM(payload_bytes), 0) FROM async_events WHERE account_id = @accountId AND function_name = @functionName`,
   deleteFunctionEvents: `DELETE FROM async_events WHERE account_id = @accountId AND function_name = @functionName`,
+} as const;
 
+const CONFIG_SQL = {
   findConfig: `SELECT * FROM event_invoke_configs WHERE account_id = @accountId AND function_name = @functionName
     AND qualifier = @qualifier`,
   upsertConfig: `INSERT INTO event_invoke_configs (account_id, function_name, qualifier, maximum_retry_attempts,
@@ -104,15 +106,21 @@ function prepareAsyncStatements(db: Database.Database) {
     recoverRunning: db.prepare<{ nowMs: number }>(ASYNC_SQL.recoverRunning),
     functionBytes: db.prepare<FunctionKey, number>(ASYNC_SQL.functionBytes).pluck(),
     deleteFunctionEvents: db.prepare<FunctionKey>(ASYNC_SQL.deleteFunctionEvents),
-    findConfig: db.prepare<FunctionKey & { qualifier: string }, ConfigRow>(ASYNC_SQL.findConfig),
-    upsertConfig: db.prepare<ConfigRow>(ASYNC_SQL.upsertConfig),
-    deleteConfig: db.prepare<FunctionKey & { qualifier: string }>(ASYNC_SQL.deleteConfig),
-    listConfigs: db.prepare<FunctionKey & { after: string; limit: number }, ConfigRow>(ASYNC_SQL.listConfigs),
-    deleteConfigsOfFunction: db.prepare<FunctionKey & { qualifier: string | null }>(ASYNC_SQL.deleteConfigsOfFunction),
+  };
+}
+
+function prepareConfigStatements(db: Database.Database) {
+  return {
+    findConfig: db.prepare<FunctionKey & { qualifier: string }, ConfigRow>(CONFIG_SQL.findConfig),
+    upsertConfig: db.prepare<ConfigRow>(CONFIG_SQL.upsertConfig),
+    deleteConfig: db.prepare<FunctionKey & { qualifier: string }>(CONFIG_SQL.deleteConfig),
+    listConfigs: db.prepare<FunctionKey & { after: string; limit: number }, ConfigRow>(CONFIG_SQL.listConfigs),
+    deleteConfigsOfFunction: db.prepare<FunctionKey & { qualifier: string | null }>(CONFIG_SQL.deleteConfigsOfFunction),
   };
 }
 
 type AsyncStatements = ReturnType<typeof prepareAsyncStatements>;
+type ConfigStatements = ReturnType<typeof prepareConfigStatements>;
 
 function fromEvent(event: AsyncEvent): Omit<EventRow, 'seq'> {
   return {
@@ -243,11 +251,11 @@ export class SqliteAsyncEventStore implements AsyncEventStore {
 
 export class SqliteEventInvokeConfigStore implements EventInvokeConfigStore {
   readonly #tx: Transactions;
-  readonly #sql: AsyncStatements;
+  readonly #sql: ConfigStatements;
 
   constructor(tx: Transactions, db: Database.Database) {
     this.#tx = tx;
-    this.#sql = prepareAsyncStatements(db);
+    this.#sql = prepareConfigStatements(db);
   }
 
   async findConfig(accountId: string, functionName: string, qualifier: string): Promise<EventInvokeConfig | undefined> {
