@@ -88,7 +88,6 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
         if (version === undefined) await store.logs.deleteFunctionLogs(accountId, functionName);
         // A deleted function's async events are dropped; a deleted version's events are dropped when they come due.
         if (version === undefined) await events?.deleteFunctionEvents(accountId, functionName);
-        await store.eventInvokeConfigs.deleteFunctionConfigs(accountId, functionName, version);
       },
     });
     const sandbox = createSandbox(config.sandbox, { dataDir: config.dataDir, uidRange: config.uidRange });

@@ -261,7 +261,7 @@ export interface AsyncEventStore {
   deleteFunctionEvents(accountId: string, functionName: string): Promise<number>;
 }
 
-/** EventInvokeConfigs, one per (function, qualifier). */
+/** EventInvokeConfigs, one per (function, qualifier); each goes with its version or alias (or function) when deleted. */
 export interface EventInvokeConfigStore {
   findConfig(accountId: string, functionName: string, qualifier: string): Promise<EventInvokeConfig | undefined>;
   /** Inserts or replaces. */
@@ -269,6 +269,4 @@ export interface EventInvokeConfigStore {
   deleteConfig(accountId: string, functionName: string, qualifier: string): Promise<boolean>;
   /** Ordered by qualifier. */
   listConfigs(accountId: string, functionName: string, page: PageRequest): Promise<Page<EventInvokeConfig>>;
-  /** Deletes the configs of the function (qualifier undefined) or of one qualifier. */
-  deleteFunctionConfigs(accountId: string, functionName: string, qualifier?: string): Promise<void>;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   CreateAliasCommand,
+  DeleteAliasCommand,
   DeleteFunctionCommand,
   DeleteFunctionEventInvokeConfigCommand,
   GetFunctionEventInvokeConfigCommand,
@@ -157,15 +158,30 @@ test('destinations must be functions, queues, topics or buses (buckets on failur
   assert.deepEqual(ok.DestinationConfig, { OnSuccess: { Destination: 'arn:aws:events:us-east-1:000000000000:event-bus/default' }, OnFailure: { Destination: BUCKET } });
 });
 
-test("a function's configs go when it is deleted", async (t) => {
+test('a config goes with its function, version or alias: a new one of the same name starts without it', async (t) => {
   const { rec, client } = await startWorld(t);
-  await createHello(client, 'fn');
-  await client.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'fn', MaximumRetryAttempts: 1 }));
-  await client.send(new DeleteFunctionCommand({ FunctionName: 'fn' }));
-  await createHello(client, 'fn');
-  await expectAwsError(rec, 'GetFunctionEventInvokeConfig', client.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'fn' })), {
+  await createHello(client, 'fn', { Publish: true });
+  await client.send(new CreateAliasCommand({ FunctionName: 'fn', Name: 'live', FunctionVersion: '1' }));
+  for (const Qualifier of [undefined, '1', 'live']) {
+    await client.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'fn', ...(Qualifier ? { Qualifier } : {}), MaximumRetryAttempts: 1 }));
+  }
+  const missing = (qualifier: string) => ({
     type: 'ResourceNotFoundException',
     status: 404,
-    message: `The function ${functionArn('fn', '$LATEST')} doesn't have an EventInvokeConfig`,
+    message: `The function ${functionArn('fn', qualifier)} doesn't have an EventInvokeConfig`,
   });
+  await client.send(new DeleteAliasCommand({ FunctionName: 'fn', Name: 'live' }));
+  await client.send(new CreateAliasCommand({ FunctionName: 'fn', Name: 'live', FunctionVersion: '1' }));
+  await expectAwsError(rec, 'GetFunctionEventInvokeConfig', client.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'fn', Qualifier: 'live' })), missing('live'));
+  assert.equal((await client.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'fn', Qualifier: '1' }))).MaximumRetryAttempts, 1);
+
+  await client.send(new DeleteAliasCommand({ FunctionName: 'fn', Name: 'live' }));
+  await client.send(new DeleteFunctionCommand({ FunctionName: 'fn', Qualifier: '1' }));
+  assert.deepEqual((await client.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: 'fn' }))).FunctionEventInvokeConfigs?.map((c) => c.FunctionArn), [
+    functionArn('fn', '$LATEST'),
+  ]);
+
+  await client.send(new DeleteFunctionCommand({ FunctionName: 'fn' }));
+  await createHello(client, 'fn');
+  await expectAwsError(rec, 'GetFunctionEventInvokeConfig', client.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: 'fn' })), missing('$LATEST'));
 });

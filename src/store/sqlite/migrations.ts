@@ -176,7 +176,7 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO async_queue_bytes (id, queued_bytes) VALUES (1, 0);
 
       -- PutFunctionEventInvokeConfig per qualifier ('$LATEST', a version number or an alias name). Absent numbers
-      -- mean Lambda's defaults. Removed with the function or version by the service (no foreign key, like logs).
+      -- mean Lambda's defaults.
       CREATE TABLE event_invoke_configs (
         account_id TEXT NOT NULL,
         function_name TEXT NOT NULL,
@@ -188,6 +188,19 @@ export const MIGRATIONS: readonly Migration[] = [
         last_modified_ms INTEGER NOT NULL,
         PRIMARY KEY (account_id, function_name, qualifier)
       ) STRICT, WITHOUT ROWID;
+
+      -- A config goes with its version or alias, however that is deleted (alone or with the function: deleting a
+      -- function deletes its version and alias rows), so a later version or alias of the same name does not inherit it.
+      CREATE TRIGGER event_invoke_config_of_deleted_version AFTER DELETE ON function_versions
+      BEGIN
+        DELETE FROM event_invoke_configs
+        WHERE account_id = OLD.account_id AND function_name = OLD.function_name AND qualifier = OLD.version;
+      END;
+      CREATE TRIGGER event_invoke_config_of_deleted_alias AFTER DELETE ON aliases
+      BEGIN
+        DELETE FROM event_invoke_configs
+        WHERE account_id = OLD.account_id AND function_name = OLD.function_name AND qualifier = OLD.alias_name;
+      END;
     `,
   },
   {

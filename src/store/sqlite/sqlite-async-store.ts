@@ -84,8 +84,6 @@ const CONFIG_SQL = {
     AND qualifier = @qualifier`,
   listConfigs: `SELECT * FROM event_invoke_configs WHERE account_id = @accountId AND function_name = @functionName
     AND qualifier > @after ORDER BY qualifier LIMIT @limit`,
-  deleteConfigsOfFunction: `DELETE FROM event_invoke_configs WHERE account_id = @accountId AND function_name = @functionName
-    AND (@qualifier IS NULL OR qualifier = @qualifier)`,
 } as const;
 
 function prepareAsyncStatements(db: Database.Database) {
@@ -115,7 +113,6 @@ function prepareConfigStatements(db: Database.Database) {
     upsertConfig: db.prepare<ConfigRow>(CONFIG_SQL.upsertConfig),
     deleteConfig: db.prepare<FunctionKey & { qualifier: string }>(CONFIG_SQL.deleteConfig),
     listConfigs: db.prepare<FunctionKey & { after: string; limit: number }, ConfigRow>(CONFIG_SQL.listConfigs),
-    deleteConfigsOfFunction: db.prepare<FunctionKey & { qualifier: string | null }>(CONFIG_SQL.deleteConfigsOfFunction),
   };
 }
 
@@ -286,9 +283,5 @@ export class SqliteEventInvokeConfigStore implements EventInvokeConfigStore {
     const after = decodeMarker(page.marker, 'string');
     const rows = this.#tx.read(() => this.#sql.listConfigs.all({ accountId, functionName, after, limit: pageLimit(page) + 1 }));
     return toPage(rows, page, toConfig, (row) => row.qualifier);
-  }
-
-  async deleteFunctionConfigs(accountId: string, functionName: string, qualifier?: string): Promise<void> {
-    this.#tx.write(() => this.#sql.deleteConfigsOfFunction.run({ accountId, functionName, qualifier: qualifier ?? null }));
   }
 }
