@@ -341,7 +341,7 @@ export class EventQueue {
       log.warn({ deadLetterTarget: deadLetter, condition }, 'dead-letter target not delivered: delivery to SQS and SNS comes with queues');
     }
     await this.#deps.events.finish(event.accountId, event.requestId, followUp);
-    log.info({ condition, attempts: event.attempts, destination: followUp?.functionName }, 'async event done');
+    log.debug({ condition, attempts: event.attempts, destination: followUp?.functionName }, 'async event done');
     if (followUp) this.#wake();
   }
 }
