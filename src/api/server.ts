@@ -13,12 +13,15 @@ import type { FunctionService } from '../functions/function-service.js';
 import type { LayerService } from '../functions/layer-service.js';
 import type { PolicyService } from '../functions/policy-service.js';
 import type { InvokeService } from '../invoke/invoke-service.js';
+import type { EventInvokeConfigs } from '../invoke/async/event-invoke-configs.js';
+import type { EventQueue } from '../invoke/async/event-queue.js';
 import type { ProvisionedConcurrency } from '../invoke/provisioned-concurrency.js';
 import type { BlobStore, Store } from '../store/store.js';
 import { verifySigV4 } from './auth/sigv4.js';
 import type { CodeLocations } from './code-locations.js';
 import { registerAccountRoutes } from './routes/account.js';
 import { registerCodeDownloadRoute } from './routes/code-download.js';
+import { registerEventInvokeConfigRoutes } from './routes/event-invoke-config.js';
 import { registerConcurrencyRoutes } from './routes/concurrency.js';
 import { registerFunctionRoutes } from './routes/functions.js';
 import { registerInvokeRoutes } from './routes/invoke.js';
@@ -43,6 +46,9 @@ export interface ApiDeps {
   layers: LayerService;
   policies: PolicyService;
   invoke: InvokeService;
+  /** Asynchronous invocations: accepted events and their EventInvokeConfigs. */
+  events: EventQueue;
+  eventInvokeConfigs: EventInvokeConfigs;
   provisioned: ProvisionedConcurrency;
   codeLocations: CodeLocations;
   clock: Clock;
@@ -109,6 +115,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
   registerTagRoutes(app, deps);
   registerPolicyRoutes(app, deps);
   registerAccountRoutes(app, deps);
+  registerEventInvokeConfigRoutes(app, deps);
   registerProvisionedConcurrencyRoutes(app, deps);
   registerUnsupportedRoutes(app, deps);
   return app;

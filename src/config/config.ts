@@ -29,6 +29,12 @@ export interface Config {
   /** How long an invocation waits for capacity before it is throttled. */
   placementWaitMs: number;
   freezeIdle: boolean;
+  /** Stored async event payloads at most (bytes); beyond, Invoke Event answers 429. */
+  asyncQueueMaxBytes: number;
+  /** Async attempts in flight at most, over all functions. */
+  asyncMaxParallel: number;
+  /** Delays before the 2nd, 3rd… attempt of a failed async event (Lambda: about 1 min, then 2 min). */
+  asyncRetryDelaysMs: number[];
 }
 
 export interface ConfigFlags {
@@ -57,6 +63,9 @@ export const CONFIG_KEYS = [
   'KINDLING_MAX_MEMORY_MB',
   'KINDLING_PLACEMENT_WAIT_MS',
   'KINDLING_FREEZE_IDLE',
+  'KINDLING_ASYNC_QUEUE_MAX_MB',
+  'KINDLING_ASYNC_MAX_PARALLEL',
+  'KINDLING_ASYNC_RETRY_DELAYS_MS',
 ] as const;
 
 export class ConfigError extends PlatformError<'ERR_CONFIG_INVALID'> {
@@ -137,6 +146,14 @@ export function loadConfig(
   const freezeRaw = pick(undefined, 'KINDLING_FREEZE_IDLE', 'true');
   if (freezeRaw !== 'true' && freezeRaw !== 'false') problems.push(`KINDLING_FREEZE_IDLE=${JSON.stringify(freezeRaw)}: expected true or false`);
 
+  const asyncQueueMaxMb = integer('KINDLING_ASYNC_QUEUE_MAX_MB', pick(undefined, 'KINDLING_ASYNC_QUEUE_MAX_MB', '512'), 1, 1_000_000);
+  const asyncMaxParallel = integer('KINDLING_ASYNC_MAX_PARALLEL', pick(undefined, 'KINDLING_ASYNC_MAX_PARALLEL', '32'), 1, 10_000);
+  const retryRaw = pick(undefined, 'KINDLING_ASYNC_RETRY_DELAYS_MS', '60000,120000');
+  const asyncRetryDelaysMs = /^\d+(,\d+)*$/.test(retryRaw) ? retryRaw.split(',').map(Number) : [];
+  if (asyncRetryDelaysMs.length === 0 || asyncRetryDelaysMs.some((ms) => ms > 86_400_000)) {
+    problems.push(`KINDLING_ASYNC_RETRY_DELAYS_MS=${JSON.stringify(retryRaw)}: expected comma-separated delays in ms (each at most 86400000), e.g. 60000,120000`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   const config: Config = {
     host,
@@ -155,6 +172,9 @@ export function loadConfig(
     maxMemoryMb,
     placementWaitMs,
     freezeIdle: freezeRaw === 'true',
+    asyncQueueMaxBytes: asyncQueueMaxMb * 1024 * 1024,
+    asyncMaxParallel,
+    asyncRetryDelaysMs,
   };
   if (accessKeyId !== undefined) config.accessKeyId = accessKeyId;
   if (secretAccessKey !== undefined) config.secretAccessKey = secretAccessKey;

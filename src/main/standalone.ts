@@ -19,6 +19,10 @@ import { ExecutionEnvironment } from '../environments/execution-environment.js';
 import { createSandbox } from '../environments/isolation/create-sandbox.js';
 import { EnvironmentPool } from '../invoke/environment-pool.js';
 import { InvokeService } from '../invoke/invoke-service.js';
+import { EventInvokeConfigs } from '../invoke/async/event-invoke-configs.js';
+import { EventQueue } from '../invoke/async/event-queue.js';
+import { LAMBDA_RETRY_DELAYS } from '../invoke/async/retry-policy.js';
+import { FunctionsError } from '../functions/errors.js';
 import { ProvisionedConcurrency } from '../invoke/provisioned-concurrency.js';
 import { BatchingLogSink } from '../logs/log-sink.js';
 import { formatRuntimeVersionArn } from '../model/arn.js';
@@ -69,6 +73,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     if (recovered.temporary + recovered.blobs + recovered.trees + settled > 0) log.info({ ...recovered, settled }, 'recovered after an unclean stop');
 
     let pool: EnvironmentPool | undefined;
+    let events: EventQueue | undefined;
     let provisioned: ProvisionedConcurrency | undefined;
     const functions = new FunctionService({
       store,
@@ -81,6 +86,8 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
         // The store deleted the version's (or function's) provisioned concurrency configs with it.
         await provisioned?.sync(accountId, functionName);
         if (version === undefined) await store.logs.deleteFunctionLogs(accountId, functionName);
+        // A deleted function's async events are dropped; a deleted version's events are dropped when they come due.
+        if (version === undefined) await events?.deleteFunctionEvents(accountId, functionName);
       },
     });
     const sandbox = createSandbox(config.sandbox, { dataDir: config.dataDir, uidRange: config.uidRange });
@@ -130,6 +137,32 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
     await provisioned.start();
     const invoke = new InvokeService({ pool, code, reservations: store.functions, log });
     const environments = pool;
+    const eventInvokeConfigs = new EventInvokeConfigs({ store: store.eventInvokeConfigs, clock, partition, arn: (name, q) => functions.arn(name, q) });
+    events = new EventQueue({
+      events: store.asyncEvents,
+      findConfig: (accountId, functionName, qualifier) => eventInvokeConfigs.find(accountId, functionName, qualifier),
+      reservedConcurrencyOf: async (accountId, functionName) => (await store.functions.findFunction(accountId, functionName))?.reservedConcurrency,
+      // The version is chosen when each attempt starts, by the alias's weights as for a sync invoke (an alias may have
+      // moved since the event was accepted).
+      resolve: async (accountId, functionName, qualifier) => {
+        try {
+          const { version } = await functions.resolve(accountId, functionName, qualifier, { route: true });
+          const { reservedConcurrency } = await functions.findRecord(accountId, functionName);
+          return reservedConcurrency === undefined ? { version } : { version, reservedConcurrency };
+        } catch (error) {
+          if (error instanceof FunctionsError && error.code === 'ERR_NOT_FOUND') return undefined;
+          throw error;
+        }
+      },
+      invoke: (request) => invoke.invoke(request),
+      partition,
+      clock,
+      log,
+      maxParallel: config.asyncMaxParallel,
+      maxQueuedBytes: config.asyncQueueMaxBytes,
+      delays: { ...LAMBDA_RETRY_DELAYS, functionErrorMs: config.asyncRetryDelaysMs },
+    });
+    const queue = events;
     const app = createApiApp({
       partition,
       auth: {
@@ -144,11 +177,15 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       layers: new LayerService({ store, code, clock, partition }),
       policies: new PolicyService({ store, functions }),
       invoke,
+      events: queue,
+      eventInvokeConfigs,
       provisioned,
       codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
       clock,
       log,
     });
+    // Before the API listens: an event accepted now must not be taken for one interrupted by a crash.
+    await queue.start();
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -160,7 +197,18 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       sandbox: sandbox.kind,
       environmentCount: () => environments.size,
       close: () =>
-        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, environments, provisioned, { close: () => app.close() }])),
+        (closing ??= closeAll([
+          store,
+          logSink,
+          sandbox,
+          { close: () => states.drain() },
+          // Closed in reverse: the queue stops taking events, environments stop, then attempts in flight settle.
+          { close: () => queue.drain() },
+          environments,
+          provisioned,
+          { close: () => queue.stop() },
+          { close: () => app.close() },
+        ])),
     };
   } catch (error) {
     await store.close();

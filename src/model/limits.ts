@@ -4,6 +4,9 @@ export const MAX_UNZIPPED_CODE_BYTES = 262_144_000;
 /** Whole CreateFunction/UpdateFunctionCode/PublishLayerVersion request, base64 included. */
 export const MAX_CODE_REQUEST_BYTES = 70_167_211;
 export const MAX_SYNC_PAYLOAD_BYTES = 6_291_456;
+/** Event invocations (raised from 256 KB to 1 MB in 2025); the legacy InvokeAsync API kept 256 KB. */
+export const MAX_ASYNC_PAYLOAD_BYTES = 1_048_576;
+export const MAX_INVOKE_ASYNC_PAYLOAD_BYTES = 262_144;
 export const MAX_ENVIRONMENT_BYTES = 4096;
 export const MAX_LAYERS_PER_FUNCTION = 5;
 export const MAX_POLICY_BYTES = 20_480;

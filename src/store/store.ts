@@ -10,6 +10,7 @@ import type {
   LayerVersion,
   ResourcePolicy,
 } from '../model/function.js';
+import type { AsyncEvent, AttemptOutcome, EventInvokeConfig } from '../model/async-event.js';
 import type { ProvisionedConcurrencyConfig } from '../model/provisioned-concurrency.js';
 import { PlatformError } from '../shared/errors.js';
 
@@ -155,6 +156,8 @@ export interface Store {
   layers: LayerStore;
   references: CodeReferences;
   logs: LogStore;
+  asyncEvents: AsyncEventStore;
+  eventInvokeConfigs: EventInvokeConfigStore;
   provisioned: ProvisionedConcurrencyStore;
   close(): Promise<void>;
 }
@@ -216,4 +219,54 @@ export interface LogStore {
   /** The group's stream names that hold events, by name. */
   listStreams(accountId: string, group: string): Promise<string[]>;
   deleteFunctionLogs(accountId: string, functionName: string): Promise<void>;
+}
+
+/** A function with events due: the unit the async runner takes turns over. */
+export interface DueFunction {
+  accountId: string;
+  functionName: string;
+}
+
+/**
+ * Accepted asynchronous events (durable: an event the client got 202 for survives a crash). An event is either
+ * waiting (running false, due at dueMs) or held by an attempt (running true).
+ */
+export interface AsyncEventStore {
+  /** Stores a new event, committed (fsynced) when the promise settles. ERR_STORE_CONFLICT for a known request id. */
+  enqueue(event: AsyncEvent): Promise<void>;
+  /** Sum of the payload bytes of every stored event. */
+  queuedBytes(): Promise<number>;
+  /** Functions with a waiting event due at nowMs, ordered by account and name. */
+  listDueFunctions(nowMs: number): Promise<DueFunction[]>;
+  /** Marks the function's oldest due waiting event running and returns it (undefined: none due). */
+  claimNext(accountId: string, functionName: string, nowMs: number): Promise<AsyncEvent | undefined>;
+  /** Counts an attempt of a running event (before it starts): attempts + 1. */
+  recordAttemptStart(accountId: string, requestId: string): Promise<void>;
+  /** Back to waiting with new bookkeeping; false when the event is gone (its function was deleted). */
+  reschedule(
+    accountId: string,
+    requestId: string,
+    next: { dueMs: number; attempts: number; throttles: number; lastOutcome?: AttemptOutcome },
+  ): Promise<boolean>;
+  /** Deletes the event and, in the same transaction, stores followUp (an event for a destination function). */
+  finish(accountId: string, requestId: string, followUp?: AsyncEvent): Promise<void>;
+  /** The earliest dueMs of a waiting event. */
+  nextDueMs(): Promise<number | undefined>;
+  /**
+   * At start: every event that was running is waiting again, due at nowMs. The first time this happens to an event
+   * its interrupted attempt is not counted (it may run once more); the second time it is. Returns how many.
+   */
+  recoverRunning(nowMs: number): Promise<number>;
+  /** Drops the function's events (the function was deleted). Returns how many. */
+  deleteFunctionEvents(accountId: string, functionName: string): Promise<number>;
+}
+
+/** EventInvokeConfigs, one per (function, qualifier); each goes with its version or alias (or function) when deleted. */
+export interface EventInvokeConfigStore {
+  findConfig(accountId: string, functionName: string, qualifier: string): Promise<EventInvokeConfig | undefined>;
+  /** Inserts or replaces. */
+  saveConfig(config: EventInvokeConfig): Promise<void>;
+  deleteConfig(accountId: string, functionName: string, qualifier: string): Promise<boolean>;
+  /** Ordered by qualifier. */
+  listConfigs(accountId: string, functionName: string, page: PageRequest): Promise<Page<EventInvokeConfig>>;
 }

@@ -10,6 +10,7 @@ import { createRecordingClient } from '../support/recording-client.js';
 import type { TestServer } from '../support/test-server.js';
 import { ROLE, createHello, expectAwsError, helloZip, startWorld } from './fixtures.js';
 import { Sha256 } from '../support/node-sha256.js';
+import { clockReading } from '../support/manual-clock.js';
 
 const MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
@@ -99,7 +100,7 @@ test('on a machine whose clock runs 10 minutes ahead, the SDK with two attempts 
   // The SDK flags a correction (and retries "Signature not yet current") only when the skew it measures against
   // the Date header is the machine's own, so the machine clock is what runs ahead here; the server keeps real time.
   const realNow = () => performance.timeOrigin + performance.now();
-  const { server } = await startWorld(t, { clock: { now: realNow } });
+  const { server } = await startWorld(t, { clock: clockReading(realNow) });
   t.mock.method(Date, 'now', () => realNow() + 600_000);
   const client = skewedClient(t, server, 0, 2);
   const out = await client.send(new ListFunctionsCommand({}));

@@ -26,6 +26,7 @@ import {
   sha256Base64,
   startWorld,
 } from './fixtures.js';
+import { clockReading } from '../support/manual-clock.js';
 
 test('CreateFunction answers 201 with the defaults AWS fills in, State Pending, then the waiter sees Active', async (t) => {
   const { rec, client } = await startWorld(t);
@@ -159,7 +160,7 @@ test('a tampered Code.Location is refused with 403', async (t) => {
 
 test('a Code.Location older than ten minutes is refused with 403', async (t) => {
   let offsetMs = 0;
-  const { client } = await startWorld(t, { clock: { now: () => Date.now() + offsetMs } });
+  const { client } = await startWorld(t, { clock: clockReading(() => Date.now() + offsetMs) });
   await createHello(client, 'expiry');
   const location = (await client.send(new GetFunctionCommand({ FunctionName: 'expiry' }))).Code!.Location!;
   assert.equal((await download(location)).status, 200);

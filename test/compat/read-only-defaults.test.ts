@@ -17,7 +17,6 @@ import {
   ListFunctionEventInvokeConfigsCommand,
   ListFunctionUrlConfigsCommand,
   ListProvisionedConcurrencyConfigsCommand,
-  PutFunctionEventInvokeConfigCommand,
   CreateFunctionUrlConfigCommand,
 } from '@aws-sdk/client-lambda';
 import { assertLastOutput } from '../support/recording-client.js';
@@ -108,7 +107,6 @@ test('an operation that is not built yet answers a clear 4xx naming it, never a 
   await createHello(client, 'plain');
   const calls: Array<[string, () => Promise<unknown>]> = [
     ['CreateEventSourceMapping', () => client.send(new CreateEventSourceMappingCommand({ FunctionName: 'plain', EventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:q' }))],
-    ['PutFunctionEventInvokeConfig', () => client.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: 'plain', MaximumRetryAttempts: 1 }))],
     ['CreateFunctionUrlConfig', () => client.send(new CreateFunctionUrlConfigCommand({ FunctionName: 'plain', AuthType: 'NONE' }))],
   ];
   for (const [operation, call] of calls) {

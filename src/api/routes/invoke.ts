@@ -1,6 +1,6 @@
-/** Invoke (RequestResponse and DryRun): LAMBDA_REFERENCE §1.5. */
+/** Invoke (RequestResponse, Event and DryRun) and the legacy InvokeAsync: LAMBDA_REFERENCE §1.5, §7.1. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MAX_SYNC_PAYLOAD_BYTES } from '../../model/limits.js';
+import { MAX_ASYNC_PAYLOAD_BYTES, MAX_INVOKE_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES } from '../../model/limits.js';
 import type { ApiDeps } from '../server.js';
 import { ApiError } from '../wire/errors.js';
 import { functionTarget } from './targets.js';
@@ -9,7 +9,7 @@ import { functionTarget } from './targets.js';
 const MAX_CLIENT_CONTEXT_BYTES = 3583;
 
 export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { functions, invoke, partition } = deps;
+  const { functions, invoke, events, partition } = deps;
 
   app.post(
     '/2015-03-31/functions/:FunctionName/invocations',
@@ -43,7 +43,16 @@ export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void 
         return null;
       }
       if (invocationType === 'Event') {
-        throw new ApiError('InvalidParameterValueException', 'Kindling does not run asynchronous (Event) invocations yet; invoke with RequestResponse.');
+        if (raw.length > MAX_ASYNC_PAYLOAD_BYTES) throw tooLarge(MAX_ASYNC_PAYLOAD_BYTES, 'InvokeFunction');
+        // Stored durably before the 202: from here on the event runs at least once (LAMBDA_REFERENCE §7.1).
+        await events.accept({
+          accountId: request.accountId,
+          functionName: target.functionName,
+          ...(target.qualifier === undefined ? {} : { qualifier: target.qualifier }),
+          requestId: request.id,
+          payload,
+        });
+        return reply.status(202).send();
       }
       const result = await invoke.invoke({
         version,
@@ -59,6 +68,38 @@ export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void 
       return reply.send(result.payload);
     },
   );
+
+  // Deprecated, but SDKs still have it: an Event invoke of at most 256 KB that answers {"Status":202}. A larger body
+  // is refused by the body limit: 413 RequestEntityTooLargeException (the model declares no size error for it).
+  app.post(
+    '/2014-11-13/functions/:FunctionName/invoke-async',
+    { config: { operation: 'InvokeAsync', body: 'raw' }, bodyLimit: MAX_INVOKE_ASYNC_PAYLOAD_BYTES },
+    async (request, reply) => {
+      const target = functionTarget(request, partition);
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const payload = raw.length === 0 ? Buffer.from('{}') : checkJson(raw);
+      const { version } = await functions.resolve(request.accountId, target.functionName, target.qualifier);
+      if (version.state !== 'Active') {
+        throw new ApiError(
+          'ResourceConflictException',
+          `The operation cannot be performed at this time. The function is currently in the following state: ${version.state}`,
+        );
+      }
+      await events.accept({
+        accountId: request.accountId,
+        functionName: target.functionName,
+        ...(target.qualifier === undefined ? {} : { qualifier: target.qualifier }),
+        requestId: request.id,
+        payload,
+      });
+      return reply.status(202).header('content-type', 'application/json').send(JSON.stringify({ Status: 202 }));
+    },
+  );
+}
+
+/** Invoke's modelled error name (the SDK raises RequestTooLargeException) with AWS's message. */
+function tooLarge(limit: number, operation: string): ApiError {
+  return new ApiError('RequestTooLargeException', `Request must be smaller than ${limit} bytes for the ${operation} operation`);
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

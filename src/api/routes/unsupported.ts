@@ -35,20 +35,6 @@ export function registerUnsupportedRoutes(app: FastifyInstance, deps: ApiDeps): 
     return { UpdateRuntimeOn: 'Auto', FunctionArn: functions.arn(target.functionName, target.qualifier ?? LATEST) };
   });
 
-  app.get('/2019-09-25/functions/:FunctionName/event-invoke-config', none('GetFunctionEventInvokeConfig'), async (request) => {
-    const target = await existing(request);
-    throw new ApiError(
-      'ResourceNotFoundException',
-      `The function ${functions.arn(target.functionName, target.qualifier ?? LATEST)} doesn't have an EventInvokeConfig`,
-    );
-  });
-
-  app.get('/2019-09-25/functions/:FunctionName/event-invoke-config/list', none('ListFunctionEventInvokeConfigs'), async (request) => {
-    await existing(request);
-    pageRequest(request, 50);
-    return { FunctionEventInvokeConfigs: [] };
-  });
-
   app.get('/2021-10-31/functions/:FunctionName/urls', none('ListFunctionUrlConfigs'), async (request) => {
     await existing(request);
     pageRequest(request, 50);

@@ -18,6 +18,8 @@ const BY_CODE: Record<string, ApiErrorType> = {
   ERR_NOT_IMPLEMENTED: 'InvalidParameterValueException',
   ERR_STORE_INVALID_MARKER: 'InvalidParameterValueException',
   ERR_INVOKE_SHUTTING_DOWN: 'ServiceException',
+  ERR_ASYNC_INVALID_CONFIG: 'InvalidParameterValueException',
+  ERR_ASYNC_CONFIG_NOT_FOUND: 'ResourceNotFoundException',
   ERR_PROVISIONED_NOT_FOUND: 'ResourceNotFoundException',
   ERR_PROVISIONED_CONFIG_NOT_FOUND: 'ProvisionedConcurrencyConfigNotFoundException',
   ERR_PROVISIONED_CONFLICT: 'ResourceConflictException',
@@ -39,6 +41,10 @@ export function toApiError(error: unknown): { apiError: ApiError; unexpected: bo
   if (error instanceof ApiError) return { apiError: error, unexpected: false };
   if (error instanceof ThrottledError) {
     return { apiError: new ApiError('TooManyRequestsException', error.message, { Reason: error.reason }), unexpected: false };
+  }
+  if (error instanceof PlatformError && error.code === 'ERR_ASYNC_QUEUE_FULL') {
+    // Lambda's throttle for a caller sending faster than it is served: SDKs back off and retry a 429.
+    return { apiError: new ApiError('TooManyRequestsException', error.message, { Reason: 'CallerRateLimitExceeded' }), unexpected: false };
   }
   if (error instanceof PlatformError) {
     const type = BY_CODE[error.code];

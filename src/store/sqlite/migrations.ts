@@ -142,6 +142,68 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 3,
+    name: 'async-events',
+    sql: `
+      -- Accepted asynchronous invocations until they succeed, fail for good or age out. seq is the arrival order
+      -- (oldest due first within a function). No foreign key to functions: deleting a function drops its events
+      -- explicitly, and an attempt that finishes after that must find nothing rather than fail.
+      CREATE TABLE async_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        qualifier TEXT,
+        payload BLOB NOT NULL,
+        payload_bytes INTEGER NOT NULL,
+        enqueued_ms INTEGER NOT NULL,
+        due_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        throttles INTEGER NOT NULL,
+        running INTEGER NOT NULL,
+        redone INTEGER NOT NULL,
+        last_outcome_json TEXT,
+        UNIQUE (account_id, request_id)
+      ) STRICT;
+      CREATE INDEX async_events_waiting ON async_events (running, due_ms);
+      CREATE INDEX async_events_by_function ON async_events (account_id, function_name, running, due_ms, seq);
+
+      -- Sum of async_events.payload_bytes, kept in the same transactions (the queue bound is one lookup).
+      CREATE TABLE async_queue_bytes (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        queued_bytes INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO async_queue_bytes (id, queued_bytes) VALUES (1, 0);
+
+      -- PutFunctionEventInvokeConfig per qualifier ('$LATEST', a version number or an alias name). Absent numbers
+      -- mean Lambda's defaults.
+      CREATE TABLE event_invoke_configs (
+        account_id TEXT NOT NULL,
+        function_name TEXT NOT NULL,
+        qualifier TEXT NOT NULL,
+        maximum_retry_attempts INTEGER,
+        maximum_event_age_seconds INTEGER,
+        on_success TEXT,
+        on_failure TEXT,
+        last_modified_ms INTEGER NOT NULL,
+        PRIMARY KEY (account_id, function_name, qualifier)
+      ) STRICT, WITHOUT ROWID;
+
+      -- A config goes with its version or alias, however that is deleted (alone or with the function: deleting a
+      -- function deletes its version and alias rows), so a later version or alias of the same name does not inherit it.
+      CREATE TRIGGER event_invoke_config_of_deleted_version AFTER DELETE ON function_versions
+      BEGIN
+        DELETE FROM event_invoke_configs
+        WHERE account_id = OLD.account_id AND function_name = OLD.function_name AND qualifier = OLD.version;
+      END;
+      CREATE TRIGGER event_invoke_config_of_deleted_alias AFTER DELETE ON aliases
+      BEGIN
+        DELETE FROM event_invoke_configs
+        WHERE account_id = OLD.account_id AND function_name = OLD.function_name AND qualifier = OLD.alias_name;
+      END;
+    `,
+  },
+  {
     version: 4,
     name: 'provisioned-concurrency',
     sql: `

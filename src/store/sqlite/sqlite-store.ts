@@ -14,6 +14,8 @@ import {
 import {
   StoreError,
   type AliasStore,
+  type AsyncEventStore,
+  type EventInvokeConfigStore,
   type CodeReferences,
   type FunctionStore,
   type LayerStore,
@@ -25,6 +27,7 @@ import {
   type Store,
 } from '../store.js';
 import { applyMigrations } from './migrations.js';
+import { SqliteAsyncEventStore, SqliteEventInvokeConfigStore } from './sqlite-async-store.js';
 import { SqliteFunctionStore } from './sqlite-function-store.js';
 import { SqliteLogStore } from './sqlite-log-store.js';
 import { SqliteProvisionedStore } from './sqlite-provisioned-store.js';
@@ -49,6 +52,8 @@ export class SqliteStore implements Store {
   readonly layers: LayerStore;
   readonly references: CodeReferences;
   readonly logs: LogStore;
+  readonly asyncEvents: AsyncEventStore;
+  readonly eventInvokeConfigs: EventInvokeConfigStore;
   readonly provisioned: ProvisionedConcurrencyStore;
   readonly #db: Database.Database;
   readonly #logDb: Database.Database;
@@ -68,6 +73,8 @@ export class SqliteStore implements Store {
     this.policies = new SqlitePolicyStore(tx, sql);
     this.layers = new SqliteLayerStore(tx, sql);
     this.references = new SqliteCodeReferences(tx, sql);
+    this.asyncEvents = new SqliteAsyncEventStore(tx, db);
+    this.eventInvokeConfigs = new SqliteEventInvokeConfigStore(tx, db);
     this.provisioned = new SqliteProvisionedStore(tx, db);
     const logTx: Transactions = {
       read: (body) => this.#run(() => logDb.transaction(body).deferred(), logDb),

@@ -15,8 +15,10 @@ import {
 } from '../../../src/logs/environment-log.js';
 import { BatchingLogSink, type LogEventSettled, type LogSink } from '../../../src/logs/log-sink.js';
 import { createSilentLogger } from '../../../src/shared/logger.js';
+import type { Clock } from '../../../src/shared/clock.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import type { LogEventRecord } from '../../../src/store/store.js';
+import { clockReading } from '../../support/manual-clock.js';
 
 const ACCOUNT = '111111111111';
 const GROUP = '/aws/lambda/fn';
@@ -63,12 +65,12 @@ interface World {
   sink: TestSink;
   stdout: PassThrough;
   stderr: PassThrough;
-  clock: { nowMs: number; now(): number };
+  clock: Clock & { nowMs: number };
 }
 
 function newWorld(t: TestContext, options: { holding?: boolean; deps?: Partial<EnvironmentLogDeps> } = {}): World {
   const sink = new TestSink(options.holding);
-  const clock = { nowMs: 1_700_000_000_000, now: () => clock.nowMs };
+  const clock: World['clock'] = Object.assign(clockReading((): number => clock.nowMs), { nowMs: 1_700_000_000_000 });
   const log = new EnvironmentLog({ sink, group: GROUP, stream: STREAM, accountId: ACCOUNT, functionName: 'fn', clock, ...options.deps });
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -159,7 +161,7 @@ describe('EnvironmentLog', () => {
     const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     t.after(() => child.kill('SIGKILL'));
     const sink = new TestSink();
-    const log = new EnvironmentLog({ sink, group: GROUP, stream: STREAM, accountId: ACCOUNT, functionName: 'fn', clock: { now: () => 0 } });
+    const log = new EnvironmentLog({ sink, group: GROUP, stream: STREAM, accountId: ACCOUNT, functionName: 'fn', clock: clockReading(() => 0) });
     t.after(() => log.close());
     log.attach(child.stdout);
     log.attach(child.stderr);
@@ -184,7 +186,7 @@ describe('EnvironmentLog', () => {
     const reader = new Socket({ fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false });
     const writeFd = openSync(fifo, 'w');
     const sink = new TestSink();
-    const log = new EnvironmentLog({ sink, group: GROUP, stream: STREAM, accountId: ACCOUNT, functionName: 'fn', clock: { now: () => 0 } });
+    const log = new EnvironmentLog({ sink, group: GROUP, stream: STREAM, accountId: ACCOUNT, functionName: 'fn', clock: clockReading(() => 0) });
     t.after(async () => {
       await log.close();
       closeSync(writeFd);
@@ -305,7 +307,7 @@ describe('EnvironmentLog', () => {
     const dir = await mkdtemp(join(tmpdir(), 'kindling-environment-log-'));
     const store = SqliteStore.open({ path: join(dir, 'kindling.sqlite') });
     const sink = new BatchingLogSink({ store: store.logs, maxBytesPerFunction: MiB, log: createSilentLogger() });
-    const clock = { now: () => 1_700_000_000_000 };
+    const clock = clockReading(() => 1_700_000_000_000);
     const log = new EnvironmentLog({ sink, group: GROUP, stream: STREAM, accountId: ACCOUNT, functionName: 'fn', clock });
     t.after(async () => {
       await log.close();

@@ -2,18 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CodeLocations } from '../../../src/api/code-locations.js';
 import { CODE_LOCATION_TTL_MS } from '../../../src/model/limits.js';
+import { ManualClock } from '../../support/manual-clock.js';
 
 const ORIGIN = 'http://127.0.0.1:9000';
 const LINK = { accountId: '123456789012', sha256Hex: 'ab'.repeat(32) };
 const PREFIX = `${ORIGIN}/kindling/code/`;
 
-function manualClock(start = Date.UTC(2024, 0, 1)): { now(): number; advance(ms: number): void } {
-  let now = start;
-  return { now: () => now, advance: (ms) => void (now += ms) };
-}
 
 function setup(key = Buffer.alloc(32, 7)) {
-  const clock = manualClock();
+  const clock = new ManualClock(Date.UTC(2024, 0, 1));
   const locations = new CodeLocations({ signingKey: key, clock });
   const url = locations.urlFor(LINK, ORIGIN);
   assert.ok(url.startsWith(PREFIX), url);

@@ -38,7 +38,21 @@ test('with an empty environment every setting takes its documented default', () 
     maxMemoryMb: 13107,
     placementWaitMs: 10000,
     freezeIdle: true,
+    asyncQueueMaxBytes: 512 * 1024 * 1024,
+    asyncMaxParallel: 32,
+    asyncRetryDelaysMs: [60000, 120000],
   });
+});
+
+test('the async settings are read and checked, every problem at once', () => {
+  const config = loadConfig({ KINDLING_ASYNC_QUEUE_MAX_MB: '2', KINDLING_ASYNC_MAX_PARALLEL: '4', KINDLING_ASYNC_RETRY_DELAYS_MS: '100,200,300' }, {}, CWD);
+  assert.deepEqual([config.asyncQueueMaxBytes, config.asyncMaxParallel, config.asyncRetryDelaysMs], [2 * 1024 * 1024, 4, [100, 200, 300]]);
+  const problems = problemsOf(() =>
+    loadConfig({ KINDLING_ASYNC_QUEUE_MAX_MB: '0', KINDLING_ASYNC_MAX_PARALLEL: 'x', KINDLING_ASYNC_RETRY_DELAYS_MS: '1,,2' }, {}, CWD),
+  );
+  assert.equal(problems.length, 3);
+  assert.match(problems[2] ?? '', /^KINDLING_ASYNC_RETRY_DELAYS_MS="1,,2": expected comma-separated delays/);
+  assert.match(problemsOf(() => loadConfig({ KINDLING_ASYNC_RETRY_DELAYS_MS: '86400001' }, {}, CWD))[0] ?? '', /at most 86400000/);
 });
 
 test('the execution settings are read and checked, every problem at once', () => {

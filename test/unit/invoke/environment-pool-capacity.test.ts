@@ -5,6 +5,7 @@ import type { EnvironmentTarget, ExecutionEnvironment } from '../../../src/envir
 import { EnvironmentPool, type EnvironmentPoolDeps } from '../../../src/invoke/environment-pool.js';
 import type { FunctionVersion } from '../../../src/model/function.js';
 import { createSilentLogger } from '../../../src/shared/logger.js';
+import { clockReading } from '../../support/manual-clock.js';
 
 class FakeEnvironment {
   static count = 0;
@@ -59,7 +60,7 @@ function pool(options: { room?: number; gated?: boolean; placementWaitMs?: numbe
       return real(env);
     },
     // Every reading is later than the one before: "least recently used" never ties.
-    clock: { now: () => ++tick },
+    clock: clockReading(() => ++tick),
     log: createSilentLogger(),
     keepAliveMs: 60_000,
     maxMemoryMb: 128 * (options.room ?? 10),
