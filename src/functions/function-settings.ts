@@ -2,6 +2,7 @@
  * Pure rules for a function's settings: defaults as AWS fills them, and the semantic checks AWS answers with
  * InvalidParameterValueException (LAMBDA_REFERENCE §1.4). Model constraints (ranges, patterns) are checked at the edge.
  */
+import { isDeadLetterTarget } from '../model/destination-arn.js';
 import type { Architecture, FunctionSettings, LoggingConfig, VpcSettings } from '../model/function.js';
 import { MAX_ENVIRONMENT_BYTES } from '../model/limits.js';
 import { AWS_RUNTIME_IDS, DEPRECATED_RUNTIMES, findRuntime } from '../model/runtimes.js';
@@ -145,7 +146,11 @@ export function resolveSettings(
   };
   const environment = input.environment ?? current?.environment;
   if (environment !== undefined) settings.environment = environment;
+  // An empty TargetArn removes the dead-letter queue, as on AWS; anything else must name a queue or a topic.
   const dlq = input.deadLetterTargetArn ?? current?.deadLetterTargetArn;
+  if (input.deadLetterTargetArn && !isDeadLetterTarget(input.deadLetterTargetArn)) {
+    throw new FunctionsError('ERR_INVALID_PARAMETER', `The dead-letter target ${input.deadLetterTargetArn} must be the ARN of an Amazon SQS queue or an Amazon SNS topic.`);
+  }
   if (dlq) settings.deadLetterTargetArn = dlq;
   const kms = input.kmsKeyArn ?? current?.kmsKeyArn;
   if (kms) settings.kmsKeyArn = kms;

@@ -174,3 +174,16 @@ test('the host architecture passes and the other one is refused by name', () => 
   expectCode('ERR_INVALID_PARAMETER', () => checkArchitectures([other]), new RegExp(`Architecture ${other} is not supported`));
   expectCode('ERR_INVALID_PARAMETER', () => resolveSettings('f', { ...BASE, architectures: [other] }, undefined));
 });
+
+test('a dead-letter target must be an SQS queue or an SNS topic; an empty TargetArn removes it', () => {
+  const queue = 'arn:aws:sqs:us-east-1:123456789012:dlq';
+  const topic = 'arn:aws:sns:us-east-1:123456789012:dlt';
+  assert.equal(resolveSettings('f', { ...BASE, deadLetterTargetArn: queue }, undefined).deadLetterTargetArn, queue);
+  const withTopic = resolveSettings('f', { ...BASE, deadLetterTargetArn: topic }, undefined);
+  assert.equal(withTopic.deadLetterTargetArn, topic);
+  assert.equal(resolveSettings('f', {}, withTopic).deadLetterTargetArn, topic, 'kept by an update that does not name it');
+  assert.equal(Object.hasOwn(resolveSettings('f', { deadLetterTargetArn: '' }, withTopic), 'deadLetterTargetArn'), false);
+  for (const bad of ['arn:aws:lambda:us-east-1:123456789012:function:other', 'arn:aws:events:us-east-1:123456789012:event-bus/default', 'not-an-arn']) {
+    expectCode('ERR_INVALID_PARAMETER', () => resolveSettings('f', { ...BASE, deadLetterTargetArn: bad }, undefined), /SQS queue or an Amazon SNS topic/);
+  }
+});
