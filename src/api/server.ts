@@ -23,6 +23,7 @@ import { registerFunctionRoutes } from './routes/functions.js';
 import { registerInvokeRoutes } from './routes/invoke.js';
 import { registerLayerRoutes } from './routes/layers.js';
 import { registerPolicyRoutes } from './routes/policy.js';
+import { registerStatsRoutes } from './routes/stats.js';
 import { registerTagRoutes } from './routes/tags.js';
 import { registerUnsupportedRoutes } from './routes/unsupported.js';
 import { registerVersionAliasRoutes } from './routes/versions-aliases.js';
@@ -44,6 +45,8 @@ export interface ApiDeps {
   codeLocations: CodeLocations;
   clock: Clock;
   log: Logger;
+  /** Runtime counters for GET /kindling/stats (start kinds, pre-warmed sandboxes). */
+  stats?: () => object;
 }
 
 /** Per-route settings, read by the hooks below. */
@@ -107,6 +110,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
   registerPolicyRoutes(app, deps);
   registerAccountRoutes(app, deps);
   registerUnsupportedRoutes(app, deps);
+  registerStatsRoutes(app, deps);
   return app;
 }
 

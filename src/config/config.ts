@@ -25,6 +25,10 @@ export interface Config {
   environmentsPerVersion: number;
   keepAliveMs: number;
   freezeIdle: boolean;
+  /** Pre-warmed sandboxes kept per (runtime, memory, /tmp size); 0 disables them. */
+  prewarmPerKey: number;
+  /** At most this many (runtime, memory, /tmp size) keys have pre-warmed sandboxes. */
+  prewarmMaxKeys: number;
 }
 
 export interface ConfigFlags {
@@ -52,6 +56,8 @@ export const CONFIG_KEYS = [
   'KINDLING_ENVIRONMENTS_PER_VERSION',
   'KINDLING_KEEP_ALIVE_MS',
   'KINDLING_FREEZE_IDLE',
+  'KINDLING_PREWARM',
+  'KINDLING_PREWARM_KEYS',
 ] as const;
 
 export class ConfigError extends PlatformError<'ERR_CONFIG_INVALID'> {
@@ -123,6 +129,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, fl
   const freezeRaw = pick(undefined, 'KINDLING_FREEZE_IDLE', 'true');
   if (freezeRaw !== 'true' && freezeRaw !== 'false') problems.push(`KINDLING_FREEZE_IDLE=${JSON.stringify(freezeRaw)}: expected true or false`);
 
+  const prewarmPerKey = integer('KINDLING_PREWARM', pick(undefined, 'KINDLING_PREWARM', '1'), 0, 16);
+  const prewarmMaxKeys = integer('KINDLING_PREWARM_KEYS', pick(undefined, 'KINDLING_PREWARM_KEYS', '8'), 1, 256);
+
   if (problems.length > 0) throw new ConfigError(problems);
   const config: Config = {
     host,
@@ -140,6 +149,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, fl
     environmentsPerVersion,
     keepAliveMs,
     freezeIdle: freezeRaw === 'true',
+    prewarmPerKey,
+    prewarmMaxKeys,
   };
   if (accessKeyId !== undefined) config.accessKeyId = accessKeyId;
   if (secretAccessKey !== undefined) config.secretAccessKey = secretAccessKey;

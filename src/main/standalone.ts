@@ -15,8 +15,9 @@ import { FunctionService } from '../functions/function-service.js';
 import { FunctionStates } from '../functions/function-states.js';
 import { LayerService } from '../functions/layer-service.js';
 import { PolicyService } from '../functions/policy-service.js';
-import { ExecutionEnvironment } from '../environments/execution-environment.js';
+import { EnvironmentStarter } from '../environments/environment-starter.js';
 import { createSandbox } from '../environments/isolation/create-sandbox.js';
+import { SparePool } from '../environments/spare-pool.js';
 import { EnvironmentPool } from '../invoke/environment-pool.js';
 import { InvokeService } from '../invoke/invoke-service.js';
 import { BatchingLogSink } from '../logs/log-sink.js';
@@ -83,22 +84,37 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       log.warn('KINDLING_SANDBOX=process: functions run as plain processes with the server\'s privileges and NO isolation');
     }
     const logSink = new BatchingLogSink({ store: store.logs, maxBytesPerFunction: config.logMaxBytesPerFunction, log });
-    pool = new EnvironmentPool({
-      start: (target) =>
-        ExecutionEnvironment.start(
-          {
+    // Pre-warmed sandboxes (KINDLING_PREWARM): bubblewrap only (code is bound into them by mount propagation).
+    const spares =
+      config.prewarmPerKey > 0 && sandbox.lateBinding
+        ? new SparePool({
             sandbox,
-            logSink,
-            clock,
-            log: log.child({ component: 'environment' }),
             bootstrapRoot: BOOTSTRAP_ROOT,
-            initTimeoutMs: config.initTimeoutMs,
-            region: config.region,
-            runtimeVersionArn: (runtime) => formatRuntimeVersionArn(config.region, runtime),
-            freezeWhenIdle: config.freezeIdle,
-          },
-          target,
-        ),
+            clock,
+            log: log.child({ component: 'spares' }),
+            perKey: config.prewarmPerKey,
+            maxKeys: config.prewarmMaxKeys,
+            keepAliveMs: config.keepAliveMs,
+            startTimeoutMs: config.initTimeoutMs,
+          })
+        : undefined;
+    const starter = new EnvironmentStarter(
+      {
+        sandbox,
+        logSink,
+        clock,
+        log: log.child({ component: 'environment' }),
+        bootstrapRoot: BOOTSTRAP_ROOT,
+        initTimeoutMs: config.initTimeoutMs,
+        region: config.region,
+        runtimeVersionArn: (runtime) => formatRuntimeVersionArn(config.region, runtime),
+        freezeWhenIdle: config.freezeIdle,
+      },
+      spares,
+      log.child({ component: 'environment' }),
+    );
+    pool = new EnvironmentPool({
+      start: (target) => starter.start(target),
       clock,
       log,
       maxPerVersion: config.environmentsPerVersion,
@@ -123,7 +139,9 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
       clock,
       log,
+      stats: () => starter.stats(),
     });
+    if (spares) void primeSpares(store, config.accountId, spares, config.prewarmMaxKeys).catch((error: unknown) => log.warn({ err: error }, 'cannot list functions to pre-warm'));
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -134,10 +152,19 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       secrets,
       sandbox: sandbox.kind,
       close: () =>
-        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, environments, { close: () => app.close() }])),
+        (closing ??= closeAll([store, logSink, sandbox, { close: () => states.drain() }, ...(spares ? [spares] : []), environments, { close: () => app.close() }])),
     };
   } catch (error) {
     await store.close();
     throw error;
+  }
+}
+
+/** At start, the spare keys of existing functions ($LATEST), up to the key bound, so their first cold start is fast. */
+async function primeSpares(store: SqliteStore, accountId: string, spares: SparePool, maxKeys: number): Promise<void> {
+  const page = await store.functions.listFunctions(accountId, { limit: maxKeys });
+  for (const fn of page.items) {
+    const latest = await store.functions.findVersion(accountId, fn.functionName, '$LATEST');
+    if (latest) spares.want(latest);
   }
 }

@@ -45,6 +45,16 @@ export class RuntimeClient {
     return res;
   }
 
+  /**
+   * Pre-warmed environments only (Kindling's own endpoint, not Lambda's): waits until the platform binds this sandbox
+   * to a function and returns its settings, { env }. Answered once; anything but 200 means the runtime must exit.
+   */
+  async binding() {
+    const res = await this.#send('GET', '/kindling/binding', undefined, undefined);
+    if (res.status !== 200) throw new RuntimeApiUnavailable(`GET /kindling/binding answered ${res.status}: ${res.body}`);
+    return JSON.parse(res.body);
+  }
+
   /** Posts an already serialised JSON result. */
   postResponse(requestId, json) {
     return this.#post(`${PREFIX}/invocation/${encodeURIComponent(requestId)}/response`, json, undefined);
