@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient, Runtime } from '@aws-sdk/client-lambda';
 import { startWorld } from './fixtures.js';
 import { deploy, invoke, parseReport } from './invoke-support.js';
 
@@ -34,9 +34,9 @@ async function spareReady(url: string, key: string): Promise<void> {
 }
 
 /** A server whose nodejs20.x/128/512 (or given) key has a ready spare: one function started once makes it wanted. */
-async function primed(t: TestContext, options: { runtime?: string; handler?: string; sources?: Record<string, string>; env?: Record<string, string> } = {}): Promise<{ client: LambdaClient; url: string }> {
+async function primed(t: TestContext, options: { runtime?: Runtime; handler?: string; sources?: Record<string, string>; env?: Record<string, string> } = {}): Promise<{ client: LambdaClient; url: string }> {
   const { server, client } = await startWorld(t, { env: { KINDLING_AUTH: 'none', ...options.env } });
-  const runtime = options.runtime ?? 'nodejs20.x';
+  const runtime: Runtime = options.runtime ?? 'nodejs20.x';
   const sources = options.sources ?? { 'index.mjs': "export const handler = async () => 'first';" };
   await deploy(client, 'first', sources, { Runtime: runtime, Handler: options.handler ?? 'index.handler', Environment: { Variables: { FIRST_SECRET: 'from-first' } } });
   const first = await invoke(client, 'first');
