@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { startCeiling, startKindling, REPO_ROOT, type Child } from './lib/children.js';
 import { runColdBreakdown, type BreakdownRow } from './lib/cold-breakdown.js';
 import { runColdPhase, type ColdResult } from './lib/cold-phase.js';
-import { coldHooks, prewarmedHooks, runBurst, runCreationRate, type BurstResult, type CreationRateResult } from './lib/scaling-phase.js';
+import { coldHooks, prewarmedHooks, primeKeys, runBurst, runCreationRate, type BurstResult, type CreationRateResult } from './lib/scaling-phase.js';
 import { countDescendants, waitForQuiet } from './lib/cpu-meter.js';
 import { deployHello, helloZip } from './lib/functions-api.js';
 import { probeNodeStart } from './lib/host-probe.js';
@@ -111,6 +111,7 @@ async function main(): Promise<void> {
     ] as const;
     await quiet(result, 'cold, pre-warmed pool');
     log(`cold starts with the pre-warmed pool (each once its spare is ready): ${COLD} nodejs20.x + ${COLD} python3.11 at 1769 MB, ${Math.ceil(COLD / 3)} nodejs20.x at 128 MB…`);
+    await primeKeys(api, coldPlans);
     const hooks = prewarmedHooks(api);
     const prewarmed = await runColdPhase(api, coldPlans, hooks);
     result.coldPrewarmed = prewarmed;

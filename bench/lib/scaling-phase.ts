@@ -50,6 +50,17 @@ export function prewarmedHooks(client: RawClient): ColdHooks & { refillWaits: nu
   };
 }
 
+/** A key is wanted once a function of it started: one untimed start per plan before the pre-warmed samples. */
+export async function primeKeys(client: RawClient, plans: readonly ColdPlan[]): Promise<void> {
+  for (const plan of plans) {
+    const name = `prime-${plan.runtime.replace(/\W/g, '')}-${plan.memoryMb}`;
+    await deployHello(client, name, plan.runtime, plan.memoryMb, await helloZip(plan.runtime));
+    const problem = checkInvoke(await client.invoke(name));
+    if (problem !== undefined) throw new Error(`priming ${name}: ${problem}`);
+    await deleteFunction(client, name);
+  }
+}
+
 /** Cold-phase hooks for a server without the pool: every sample must be a cold start. */
 export function coldHooks(client: RawClient): ColdHooks {
   let before = 0;

@@ -57,7 +57,13 @@ export class LateCodeMounts {
   /** Unmounts and removes the sandbox's mount points (after its processes are gone). */
   async removeSlot(id: string): Promise<void> {
     await this.#unmountUnder([path.join(this.mountRoot, id), path.join(this.stageRoot, `${id}-`)]);
-    await rmdirs([path.join(this.mountRoot, id, 'task'), path.join(this.mountRoot, id, 'opt'), path.join(this.mountRoot, id)]);
+    await rmdirs([
+      path.join(this.mountRoot, id, 'task'),
+      path.join(this.mountRoot, id, 'opt'),
+      path.join(this.mountRoot, id),
+      path.join(this.stageRoot, `${id}-task`),
+      path.join(this.stageRoot, `${id}-opt`),
+    ]);
   }
 
   /** Every slot but those of `keep`: unmounted and removed (a crash left them). Returns the ids removed. */
