@@ -363,7 +363,9 @@ export class ExecutionEnvironment {
     if (outcome.kind === 'ready') {
       this.#initTail?.end();
       this.#initTail = undefined;
-      await process.setCpuThrottled(true);
+      // Not awaited: a cgroup v1 quota write takes about a millisecond, on every cold start's path; the quota applies
+      // within that millisecond of the first invocation either way.
+      void process.setCpuThrottled(true).catch((error: unknown) => this.#deps.log.warn({ err: error, environment: this.id }, 'cannot apply the CPU quota'));
       this.#transition('ready');
       return;
     }

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_SHARED, type Mounter } from './mounter.js';
+import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_SHARED, type MountCall, type Mounter } from './mounter.js';
 
 export const LATE_MOUNT_DIR = '_mnt';
 export const STAGE_DIR = '_stage';
@@ -43,15 +43,24 @@ export class LateCodeMounts {
     const slot = this.slot(id);
     await fs.mkdir(slot.taskDir, { mode: 0o755 });
     await fs.mkdir(slot.optDir, { mode: 0o755 });
+    // The staging points too, off the cold-start path.
+    await fs.mkdir(path.join(this.stageRoot, `${id}-task`), { mode: 0o700 });
+    await fs.mkdir(path.join(this.stageRoot, `${id}-opt`), { mode: 0o700 });
     await fs.chown(dir, uid, uid);
     return slot;
   }
 
-  /** Binds codeDir (and optDir) read-only at the sandbox's /var/task (and /opt) while it runs. */
+  /** Binds codeDir (and optDir) read-only at the sandbox's /var/task (and /opt) while it runs: one helper round trip. */
   async bind(id: string, code: { codeDir: string; optDir?: string }): Promise<void> {
     const slot = this.slot(id);
-    await this.#bindReadOnly(id, 'task', code.codeDir, slot.taskDir);
-    if (code.optDir !== undefined) await this.#bindReadOnly(id, 'opt', code.optDir, slot.optDir);
+    const calls = this.#readOnlyBind(id, 'task', code.codeDir, slot.taskDir);
+    if (code.optDir !== undefined) calls.push(...this.#readOnlyBind(id, 'opt', code.optDir, slot.optDir));
+    try {
+      await this.#mounter.run(calls);
+    } catch (error) {
+      await this.#unmountUnder([path.join(this.stageRoot, `${id}-`)]);
+      throw error;
+    }
   }
 
   /** Unmounts and removes the sandbox's mount points (after its processes are gone). */
@@ -108,19 +117,14 @@ export class LateCodeMounts {
     return this.#prepared;
   }
 
-  async #bindReadOnly(id: string, what: 'task' | 'opt', source: string, target: string): Promise<void> {
+  /** Bind at the staging point, make that read-only, move it onto the propagating target. */
+  #readOnlyBind(id: string, what: 'task' | 'opt', source: string, target: string): MountCall[] {
     const stage = path.join(this.stageRoot, `${id}-${what}`);
-    await fs.mkdir(stage, { mode: 0o700 });
-    try {
-      await this.#mounter.mount(source, stage, MS_BIND);
-      await this.#mounter.mount('', stage, MS_REMOUNT | MS_BIND | MS_RDONLY);
-      await this.#mounter.mount(stage, target, MS_MOVE);
-    } catch (error) {
-      await this.#mounter.umount(stage, MNT_DETACH).catch(() => {});
-      throw error;
-    } finally {
-      await fs.rmdir(stage).catch(() => {});
-    }
+    return [
+      { op: 'mount', source, target: stage, flags: MS_BIND },
+      { op: 'mount', source: '', target: stage, flags: MS_REMOUNT | MS_BIND | MS_RDONLY },
+      { op: 'mount', source: stage, target, flags: MS_MOVE },
+    ];
   }
 
   /** Detaches every mount whose mount point starts with one of the prefixes, deepest first. */

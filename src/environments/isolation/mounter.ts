@@ -2,7 +2,8 @@
  * mount(2) and umount2(2) for the server, which Node cannot call itself. Binding a function's code into a pre-warmed
  * sandbox is on the cold-start path and takes three mount calls; a `mount` process per call costs milliseconds each,
  * so one long-lived helper makes the calls instead: perl (perl-base is Essential on Debian, so it is always there)
- * reading one request per line on stdin and answering `ok` or `err <errno>` per line.
+ * reading one request per line on stdin (one or more calls, run in order until one fails) and answering `ok` or
+ * `err <errno>` per line: a binding is one round trip.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -25,18 +26,24 @@ const SYSCALLS: Partial<Record<NodeJS.Architecture, readonly [number, number]>> 
   arm64: [40, 39],
 };
 
-// Paths travel tab-separated; the server never mounts paths with tabs or newlines (its own directories and the code
-// cache's digest-named trees), and mount() refuses to run if it gets one.
+/** One system call: mount(source, target, NULL, flags, NULL) (source '' = NULL) or umount2(target, flags). */
+export type MountCall = { op: 'mount'; source: string; target: string; flags: number } | { op: 'umount'; target: string; flags: number };
+
+// Fields travel tab-separated, calls separated by \x1e; the server never mounts paths holding a tab, \x1e, newline or
+// NUL (its own directories and the code cache's digest-named trees), and refuses to send one.
 const HELPER_SCRIPT = `
 use strict; $| = 1;
 my ($mount, $umount) = @ARGV;
 while (my $line = <STDIN>) {
   chomp $line;
-  my ($op, @a) = split /\\t/, $line, -1;
-  my $r = -1;
-  if ($op eq 'mount' && @a == 3) { $r = syscall($mount + 0, $a[0] eq '' ? 0 : $a[0], $a[1], 0, $a[2] + 0, 0); }
-  elsif ($op eq 'umount' && @a == 2) { $r = syscall($umount + 0, $a[0], $a[1] + 0); }
-  else { $! = 22; }
+  my $r = 0;
+  for my $call (split /\\x1e/, $line) {
+    my ($op, @a) = split /\\t/, $call, -1;
+    if ($op eq 'mount' && @a == 3) { $r = syscall($mount + 0, $a[0] eq '' ? 0 : $a[0], $a[1], 0, $a[2] + 0, 0); }
+    elsif ($op eq 'umount' && @a == 2) { $r = syscall($umount + 0, $a[0], $a[1] + 0); }
+    else { $r = -1; $! = 22; }
+    last if $r != 0;
+  }
   print $r == 0 ? "ok\\n" : "err " . ($! + 0) . "\\n";
 }
 `;
@@ -59,11 +66,18 @@ export class Mounter {
 
   /** mount(source, target, NULL, flags, NULL); source '' means NULL (remounts, propagation changes). */
   mount(source: string, target: string, flags: number): Promise<void> {
-    return this.#call(['mount', source, target, String(flags)], `mount ${source || '-'} on ${target} (flags ${flags})`);
+    return this.run([{ op: 'mount', source, target, flags }]);
   }
 
   umount(target: string, flags = 0): Promise<void> {
-    return this.#call(['umount', target, String(flags)], `umount ${target}`);
+    return this.run([{ op: 'umount', target, flags }]);
+  }
+
+  /** The calls in order, in one round trip; stops at the first that fails (and rejects with its errno). */
+  run(calls: readonly MountCall[]): Promise<void> {
+    const fields = calls.map((c) => (c.op === 'mount' ? ['mount', c.source, c.target, String(c.flags)] : ['umount', c.target, String(c.flags)]));
+    const what = calls.map((c) => (c.op === 'mount' ? `mount ${c.source || '-'} on ${c.target} (flags ${c.flags})` : `umount ${c.target}`)).join(', ');
+    return this.#call(fields, what);
   }
 
   /** Ends the helper; pending calls fail. */
@@ -73,15 +87,15 @@ export class Mounter {
     this.#child = undefined;
   }
 
-  #call(fields: string[], what: string): Promise<void> {
+  #call(calls: string[][], what: string): Promise<void> {
     if (this.#closed) return Promise.reject(new SandboxError('ERR_SANDBOX_CLOSED', `${what}: the mount helper is closed`));
-    if (fields.some((field) => /[\t\n\0]/.test(field))) {
-      return Promise.reject(new SandboxError('ERR_SANDBOX_INVALID_SPEC', `${what}: a path contains a tab, newline or NUL`));
+    if (calls.some((fields) => fields.some((field) => /[\t\n\0\x1e]/.test(field)))) {
+      return Promise.reject(new SandboxError('ERR_SANDBOX_INVALID_SPEC', `${what}: a path contains a tab, newline, \\x1e or NUL`));
     }
     const child = this.#ensure();
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ resolve, reject, what });
-      child.stdin.write(`${fields.join('\t')}\n`);
+      child.stdin.write(`${calls.map((fields) => fields.join('\t')).join('\x1e')}\n`);
     });
   }
 

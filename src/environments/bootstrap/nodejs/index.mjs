@@ -16,7 +16,7 @@
 import { functionSettings } from './context.mjs';
 import { setLogContext, patchConsole } from './console-patch.mjs';
 import { errorTypeHeader, formatForLog, NodeJsExit, toErrorPayload, UnhandledPromiseRejection } from './errors.mjs';
-import { loadHandler } from './handler-loader.mjs';
+import { loadHandler, warmUpLoaders } from './handler-loader.mjs';
 import { Invocation, runBeforeExitAction, STREAMING } from './invocation.mjs';
 import { RuntimeClient } from './runtime-client.mjs';
 
@@ -63,6 +63,7 @@ function prepareInit() {
 async function awaitBinding() {
   let bound;
   try {
+    await warmUpLoaders();
     bound = await client.binding();
   } catch (error) {
     process.stderr.write(`[runtime] ${error?.stack ?? error}\n`);
