@@ -93,6 +93,7 @@ export class Mounter {
       return Promise.reject(new SandboxError('ERR_SANDBOX_INVALID_SPEC', `${what}: a path contains a tab, newline, \\x1e or NUL`));
     }
     const child = this.#ensure();
+    this.#hold(child, true);
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ resolve, reject, what });
       child.stdin.write(`${calls.map((fields) => fields.join('\t')).join('\x1e')}\n`);
@@ -111,6 +112,7 @@ export class Mounter {
     child.stderr.resume();
     createInterface({ input: child.stdout }).on('line', (line) => {
       const call = this.#pending.shift();
+      if (this.#pending.length === 0) this.#hold(child, false);
       if (!call) return;
       if (line === 'ok') call.resolve();
       else call.reject(new SandboxError('ERR_SANDBOX_MOUNT', `${call.what} failed: errno ${line.slice(4)}`));
@@ -121,9 +123,16 @@ export class Mounter {
     };
     child.on('error', (error) => fail(`the mount helper (perl) could not run: ${error.message}`));
     child.on('exit', (code, signal) => fail(`the mount helper exited (${code ?? signal})`));
-    child.unref();
-    for (const stream of [child.stdin, child.stdout, child.stderr] as unknown as { unref?(): void }[]) stream.unref?.();
+    this.#hold(child, false);
     this.#child = child;
     return child;
+  }
+
+  /** An idle helper does not keep the process alive; one with calls pending does (their answers are awaited). */
+  #hold(child: ChildProcessWithoutNullStreams, held: boolean): void {
+    for (const handle of [child, child.stdin, child.stdout, child.stderr] as unknown as { ref?(): void; unref?(): void }[]) {
+      if (held) handle.ref?.();
+      else handle.unref?.();
+    }
   }
 }
