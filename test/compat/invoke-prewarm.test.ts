@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LambdaClient, Runtime } from '@aws-sdk/client-lambda';
-import { startWorld } from './fixtures.js';
+import { publishLayer, startWorld } from './fixtures.js';
 import { deploy, invoke, parseReport } from './invoke-support.js';
 
 interface Stats {
@@ -107,6 +107,19 @@ test('a pre-warmed start keeps the init errors: Runtime.ImportModuleError with I
   assert.equal((await stats(url)).starts['pre-warmed'], 2);
 });
 
+test('a pre-warmed start binds the merged layers at /opt: NODE_PATH finds their packages', async (t) => {
+  const { client, url } = await primed(t);
+  const layer = await publishLayer(client, 'greeting', 'hello from the layer');
+  await deploy(client, 'layered', { 'index.js': "exports.handler = async () => ({ greeting: require('greeting'), opt: require('fs').readdirSync('/opt') });" }, {
+    Handler: 'index.handler',
+    Layers: [layer.LayerVersionArn!],
+  });
+  const out = await invoke(client, 'layered');
+  assert.equal(out.functionError, undefined, out.text);
+  assert.deepEqual(out.json, { greeting: 'hello from the layer', opt: ['nodejs'] });
+  assert.equal((await stats(url)).starts['pre-warmed'], 1);
+});
+
 test('functions with NODE_OPTIONS, custom runtimes and other memory sizes start cold', async (t) => {
   const { client, url } = await primed(t);
   await deploy(client, 'opts', { 'index.mjs': 'export const handler = async () => process.execArgv;' }, { Environment: { Variables: { NODE_OPTIONS: '--max-old-space-size=100' } } });
@@ -145,6 +158,21 @@ test('python3.11 pre-warmed: the handler sees its own environment and code', asy
   assert.equal(body.cwd, '/var/task');
   assert.deepEqual(body.files, ['helper.py', 'lambda_function.py']);
   assert.equal(body.write, 30, 'EROFS');
+  assert.equal((await stats(url)).starts['pre-warmed'], 1);
+});
+
+test('python3.11 pre-warmed: an import error is Runtime.ImportModuleError with INIT_REPORT', async (t) => {
+  const { client, url } = await primed(t, { runtime: 'python3.11', handler: 'app.handler', sources: { 'app.py': "def handler(e, c):\n    return 'first'\n" } });
+  await deploy(client, 'pybroken', { 'app.py': 'import does_not_exist\n' }, { Runtime: 'python3.11', Handler: 'app.handler' });
+  const out = await invoke(client, 'pybroken');
+  assert.equal(out.functionError, 'Unhandled');
+  assert.deepEqual(out.json, {
+    errorMessage: "Unable to import module 'app': No module named 'does_not_exist'",
+    errorType: 'Runtime.ImportModuleError',
+    requestId: '',
+    stackTrace: [],
+  });
+  assert.match(out.log, /INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError/);
   assert.equal((await stats(url)).starts['pre-warmed'], 1);
 });
 
