@@ -330,10 +330,11 @@ export class ExecutionEnvironment {
     const api = this.#api!;
     const process = this.#process!;
     if (!runtime || !process.bindCode) throw new EnvironmentError('ERR_ENV_SPAWN_FAILED', `cannot bind ${version.settings.runtime} into a pre-warmed sandbox`);
+    const initStarted = performance.now();
+    // A binding that fails (a mount refused) leaves nothing in the function's log: the caller starts it cold instead.
+    await process.bindCode({ codeDir: this.target.codeDir, ...(this.target.optDir === undefined ? {} : { optDir: this.target.optDir }) });
     this.#initTail = this.#log.beginInvocation();
     this.#log.platform(formatInitStartLine(runtime.runtimeVersion, this.#deps.runtimeVersionArn(runtime.id)));
-    const initStarted = performance.now();
-    await process.bindCode({ codeDir: this.target.codeDir, ...(this.target.optDir === undefined ? {} : { optDir: this.target.optDir }) });
     const env = buildEnvironmentVariables(version, runtime, {
       region: this.#deps.region,
       logStreamName: this.logStreamName,
