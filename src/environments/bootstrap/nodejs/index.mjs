@@ -59,11 +59,23 @@ function prepareInit() {
   }
 }
 
+/**
+ * Pre-warmed, before waiting: what a fresh process pays the first time, paid now rather than in the function's Init
+ * Duration (measured: about 6 ms of 12): the loaders' first file, the HTTP client's first answers, the stdio streams
+ * (created on first access).
+ */
+async function warmUp() {
+  await warmUpLoaders();
+  await client.warmUp();
+  void process.stdout.writable;
+  void process.stderr.writable;
+}
+
 /** Pre-warmed: waits for the function, then takes on its environment and its code's directory. */
 async function awaitBinding() {
   let bound;
   try {
-    await warmUpLoaders();
+    await warmUp();
     bound = await client.binding();
   } catch (error) {
     process.stderr.write(`[runtime] ${error?.stack ?? error}\n`);
