@@ -98,6 +98,9 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
             startTimeoutMs: config.initTimeoutMs,
           })
         : undefined;
+    if (config.prewarmPerKey > 0 && sandbox.kind === 'bubblewrap' && !sandbox.lateBinding) {
+      log.warn('pre-warmed sandboxes are off: binding code into them needs perl (apt-get install perl-base) on x86_64 or arm64');
+    }
     const starter = new EnvironmentStarter(
       {
         sandbox,
