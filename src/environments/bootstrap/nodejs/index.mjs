@@ -81,8 +81,11 @@ async function awaitBinding() {
     process.stderr.write(`[runtime] ${error?.stack ?? error}\n`);
     process.exit(EXIT_RUNTIME_API_GONE);
   }
-  for (const key of Object.keys(env)) delete env[key];
-  Object.assign(env, bound.env);
+  // Exactly the function's environment; keys the spare already has with the same value are left alone (each write
+  // of process.env is a setenv(3)).
+  const wanted = bound.env;
+  for (const key of Object.keys(env)) if (!Object.hasOwn(wanted, key)) delete env[key];
+  for (const [key, value] of Object.entries(wanted)) if (env[key] !== value) env[key] = value;
   // The cwd is still the empty directory the code was mounted over.
   process.chdir(env.LAMBDA_TASK_ROOT ?? '/var/task');
 }
