@@ -200,6 +200,7 @@ function report(
     const what = `cold ${p.runtime} ${p.memoryMb} MB, pre-warmed pool (n=${p.client.n}${p.errors.length ? `, ${p.errors.length} errors: ${p.errors[0]}` : ''})`;
     rows.push({ metric: `${what}: client p50 / p90`, value: `${fmt(p.client.p50)} / ${fmt(p.client.p90)} ms`, target: `p50 < ${PREWARMED_TARGET_MS} ms (issue 3: < ${COLD_TARGET_MS})`, baseline: `no pool ${fmt(c.client.p50)} / ${fmt(c.client.p90)} ms`, vs: ratio(p.client.p50, c.client.p50) });
     rows.push({ metric: `${what}: Init Duration p50 / p90`, value: `${fmt(p.init.p50)} / ${fmt(p.init.p90)} ms`, target: '–', baseline: `no pool ${fmt(c.init.p50)} ms`, vs: diff(p.init.p50, c.init.p50) });
+    rows.push({ metric: `${what}: first Duration p50; outside init p50`, value: `${fmt(p.duration.p50)}; ${fmt(p.outside.p50)} ms`, target: '–', baseline: `no pool ${fmt(c.duration.p50)}; ${fmt(c.outside.p50)} ms`, vs: '–' });
   }
   const b = scaling.burst;
   rows.push({
