@@ -76,6 +76,8 @@ export class SparePool {
   /** Environment starts under way (starting()); refills wait for 0. */
   #starts = 0;
   #filling = false;
+  /** The spare start under way, awaited by close() so that nothing starts behind the sandbox's back. */
+  #inFlight: Promise<void> | undefined;
   #closed = false;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -153,6 +155,7 @@ export class SparePool {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#sweeper);
+    await this.#inFlight;
     const spares = [...this.#keys.values()].flatMap((state) => state.ready.splice(0));
     this.#keys.clear();
     await Promise.allSettled(spares.map((spare) => destroySpare(spare)));
@@ -196,7 +199,14 @@ export class SparePool {
     this.#filling = true;
     state.starting += 1;
     // Deferred: the start that made this key wanted goes first.
+    let done!: () => void;
+    this.#inFlight = new Promise<void>((resolve) => (done = resolve));
     setImmediate(() => {
+      if (this.#closed) {
+        state.starting -= 1;
+        this.#filling = false;
+        return done();
+      }
       void this.#startSpare(state.key)
         .then((spare) => {
           state.failures = 0;
@@ -211,6 +221,7 @@ export class SparePool {
         .finally(() => {
           state.starting -= 1;
           this.#filling = false;
+          done();
           this.#pump();
         });
     });

@@ -98,12 +98,19 @@ export class BubblewrapSandbox implements Sandbox {
       throw new SandboxError('ERR_SANDBOX_INVALID_SPEC', `environment ${spec.id} is already running`);
     }
     this.reserved.add(spec.id);
+    let environment: SandboxProcess;
     try {
-      return await this.startReserved(spec);
+      environment = await this.startReserved(spec);
     } catch (error) {
       this.reserved.delete(spec.id);
       throw error;
     }
+    if (this.closed) {
+      // close() ran while this start was under way and could not see it: it must not outlive the sandbox.
+      await environment.destroy();
+      throw new SandboxError('ERR_SANDBOX_CLOSED', 'the sandbox was closed while the environment started');
+    }
+    return environment;
   }
 
   private async startReserved(spec: SandboxSpec): Promise<SandboxProcess> {
