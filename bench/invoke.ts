@@ -2,13 +2,17 @@
  * Invoke benchmark, run by hand (never part of `npm test`); needs root for the bubblewrap sandbox:
  *
  *   node --import tsx bench/invoke.ts [--quick] [--cold 25] [--warm 2000] [--seconds 10] [--clients 32]
- *                                     [--breakdown auto|always|never] [--breakdown-rounds 6]
+ *                                     [--breakdown auto|always|never] [--breakdown-rounds 6] [--burst 100]
+ *                                     [--burst-memory 1769] [--rate 20]
  *
  * One run measures Kindling (child processes: `node --import tsx bin/kindling.ts server`, KINDLING_AUTH=none, port 0,
  * temp data dir, log level warn, cleared environment) against baselines measured in the same run with the same raw
  * node:http keep-alive client: the ceiling (bench/ceiling-server.mjs, the same handler in-process) for warm latency
  * and throughput, the bare runtime start for cold starts, and the host's `node` start with and without its
- * environment. Prints a table; writes everything as JSON to .cache/bench/invoke-<time>.json.
+ * environment. Cold starts are measured twice: with the pre-warmed pool (the default, as a user gets it; each sample
+ * once its key's spare is ready) and without it (KINDLING_PREWARM=0, a server of its own). Then a from-zero burst
+ * (--burst concurrent requests of one new hello function, with the pool) and the sandbox creation rate (--rate new
+ * functions invoked at once, without the pool). Prints a table; writes everything as JSON to .cache/bench/invoke-<time>.json.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -17,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { startCeiling, startKindling, REPO_ROOT, type Child } from './lib/children.js';
 import { runColdBreakdown, type BreakdownRow } from './lib/cold-breakdown.js';
 import { runColdPhase, type ColdResult } from './lib/cold-phase.js';
+import { coldHooks, prewarmedHooks, primeKeys, runBurst, runCreationRate, type BurstResult, type CreationRateResult } from './lib/scaling-phase.js';
 import { countDescendants, waitForQuiet } from './lib/cpu-meter.js';
 import { deployHello, helloZip } from './lib/functions-api.js';
 import { probeNodeStart } from './lib/host-probe.js';
@@ -35,6 +40,9 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '32' },
     breakdown: { type: 'string', default: 'auto' },
     'breakdown-rounds': { type: 'string' },
+    burst: { type: 'string' },
+    'burst-memory': { type: 'string' },
+    rate: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -44,6 +52,13 @@ const SECONDS = Number(args.seconds ?? (quick ? 2 : 10));
 const CLIENTS = Number(args.clients);
 const BREAKDOWN_ROUNDS = Number(args['breakdown-rounds'] ?? (quick ? 2 : 6));
 const COLD_TARGET_MS = 60;
+const PREWARMED_TARGET_MS = 15;
+const BURST = Number(args.burst ?? (quick ? 20 : 100));
+const BURST_TARGET_MS = 3000;
+// 1769 MB (one CPU) like the other headline numbers; at 128 MB each environment gets 7% of a CPU once initialised,
+// and a burst served by a few fresh runtimes (their first invocations compile) is throttled for whole CFS periods.
+const BURST_MEMORY_MB = Number(args['burst-memory'] ?? 1769);
+const RATE = Number(args.rate ?? (quick ? 5 : 20));
 
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 const QUIET_WAIT_MS = quick ? 2000 : 5000;
@@ -70,19 +85,21 @@ async function main(): Promise<void> {
   const sigv4 = await measureSigV4(10_000);
   result.sigv4 = sigv4;
 
-  log('starting 3 Kindling servers (freeze on; freeze off; freeze on, one function) and the ceiling as children…');
+  log('starting 4 Kindling servers (freeze on; freeze off; freeze on, one function; no pre-warmed pool) and the ceiling as children…');
   const children: Child[] = [];
   try {
     // Three servers: the main one (freeze on; hello-1769 and hello-128, so one of them is always frozen while the
     // other runs), one with freeze off, and one with freeze on whose hello-1769 is its only environment (every freeze
     // and thaw then flips the kernel's freezer static key; see the breakdown).
-    const [kindling, kindlingNoFreeze, kindlingSole, ceiling] = await Promise.all([
+    const [kindling, kindlingNoFreeze, kindlingSole, kindlingNoPool, ceiling] = await Promise.all([
       startKindling({ freezeIdle: true, uidRange: '200000-209999' }),
       startKindling({ freezeIdle: false, uidRange: '210000-219999' }),
       startKindling({ freezeIdle: true, uidRange: '220000-229999' }),
+      startKindling({ freezeIdle: true, uidRange: '230000-239999', extraEnv: { KINDLING_PREWARM: '0' } }),
       startCeiling(),
     ]);
-    children.push(kindling, kindlingNoFreeze, kindlingSole, ceiling);
+    children.push(kindling, kindlingNoFreeze, kindlingSole, kindlingNoPool, ceiling);
+    const apiNoPool = new RawClient(kindlingNoPool.url, 4);
     const api = new RawClient(kindling.url, 4);
     const apiNoFreeze = new RawClient(kindlingNoFreeze.url, 4);
     const apiSole = new RawClient(kindlingSole.url, 4);
@@ -92,14 +109,32 @@ async function main(): Promise<void> {
     await deployHello(apiNoFreeze, 'hello-1769', 'nodejs20.x', 1769, nodeZip);
     await deployHello(apiSole, 'hello-1769', 'nodejs20.x', 1769, nodeZip);
 
-    await quiet(result, 'cold');
-    log(`cold starts: ${COLD} nodejs20.x + ${COLD} python3.11 at 1769 MB, ${Math.ceil(COLD / 3)} nodejs20.x at 128 MB…`);
-    const cold = await runColdPhase(api, [
+    const coldPlans = [
       { runtime: 'nodejs20.x', memoryMb: 1769, count: COLD },
       { runtime: 'python3.11', memoryMb: 1769, count: COLD },
       { runtime: 'nodejs20.x', memoryMb: 128, count: Math.ceil(COLD / 3) },
-    ]);
+    ] as const;
+    await quiet(result, 'cold, pre-warmed pool');
+    log(`cold starts with the pre-warmed pool (each once its spare is ready): ${COLD} nodejs20.x + ${COLD} python3.11 at 1769 MB, ${Math.ceil(COLD / 3)} nodejs20.x at 128 MB…`);
+    await primeKeys(api, coldPlans);
+    const hooks = prewarmedHooks(api);
+    const prewarmed = await runColdPhase(api, coldPlans, hooks);
+    result.coldPrewarmed = prewarmed;
+    result.spareRefillWaitMs = hooks.refillWaits;
+    await quiet(result, 'cold, no pool');
+    log('cold starts without the pool (KINDLING_PREWARM=0)…');
+    const cold = await runColdPhase(apiNoPool, coldPlans, coldHooks(apiNoPool));
     result.cold = cold;
+
+    await quiet(result, 'burst');
+    log(`from-zero burst: ${BURST} concurrent requests of a new hello function (nodejs20.x, ${BURST_MEMORY_MB} MB), pool on…`);
+    const burst = await runBurst(kindling.url, BURST, BURST_MEMORY_MB);
+    result.burst = burst;
+    log(`  all answered in ${fmt(burst.allAnsweredMs)} ms, ${burst.failed} failed; starts ${JSON.stringify(burst.starts)}`);
+    await quiet(result, 'creation rate');
+    log(`sandbox creation rate: ${RATE} new functions invoked at once (nodejs20.x, 128 MB), no pool…`);
+    const rate = await runCreationRate(kindlingNoPool.url, RATE, 128);
+    result.creationRate = rate;
 
     await quiet(result, 'warm');
     const side = Math.ceil(WARM / 2);
@@ -127,20 +162,22 @@ async function main(): Promise<void> {
     api.close();
     apiNoFreeze.close();
     apiSole.close();
+    apiNoPool.close();
     await Promise.all(children.splice(0).map((c) => c.stop()));
 
-    const nodeCold = cold.find((c) => c.runtime === 'nodejs20.x' && c.memoryMb === 1769)!;
-    const pyCold = cold.find((c) => c.runtime === 'python3.11')!;
     const mode = args.breakdown;
     let breakdown: BreakdownRow[] | undefined;
-    if (mode === 'always' || (mode === 'auto' && Math.max(nodeCold.client.p50, pyCold.client.p50) > COLD_TARGET_MS)) {
+    // The issue-3 target holds for cold starts as a user gets them (with the pool); the breakdown explains the no-pool path.
+    const nodePrewarmed = prewarmed.find((c) => c.runtime === 'nodejs20.x' && c.memoryMb === 1769)!;
+    const pyPrewarmed = prewarmed.find((c) => c.runtime === 'python3.11')!;
+    if (mode === 'always' || (mode === 'auto' && Math.max(nodePrewarmed.client.p50, pyPrewarmed.client.p50) > COLD_TARGET_MS)) {
       await quiet(result, 'breakdown');
-      log(`cold start p50 above ${COLD_TARGET_MS} ms: breaking a cold start down (${BREAKDOWN_ROUNDS} interleaved rounds)…`);
+      log(`pre-warmed cold start p50 above ${COLD_TARGET_MS} ms: breaking a cold start (no pool) down (${BREAKDOWN_ROUNDS} interleaved rounds)…`);
       breakdown = await runColdBreakdown(BREAKDOWN_ROUNDS);
       result.breakdown = breakdown;
     }
 
-    report(probe, sigv4, cold, warm, tput, breakdown);
+    report(probe, sigv4, cold, warm, tput, breakdown, { prewarmed, burst, rate });
     result.finishedAt = new Date().toISOString();
     result.totalSeconds = (performance.now() - benchStarted) / 1000;
     const dir = join(REPO_ROOT, '.cache', 'bench');
@@ -160,8 +197,32 @@ function report(
   warm: Awaited<ReturnType<typeof runSequential>>,
   tput: Awaited<ReturnType<typeof runThroughput>>[],
   breakdown: BreakdownRow[] | undefined,
+  scaling: { prewarmed: ColdResult[]; burst: BurstResult; rate: CreationRateResult },
 ): void {
   const rows: Row[] = [];
+  for (const p of scaling.prewarmed) {
+    const c = cold.find((x) => x.runtime === p.runtime && x.memoryMb === p.memoryMb)!;
+    const what = `cold ${p.runtime} ${p.memoryMb} MB, pre-warmed pool (n=${p.client.n}${p.errors.length ? `, ${p.errors.length} errors: ${p.errors[0]}` : ''})`;
+    rows.push({ metric: `${what}: client p50 / p90`, value: `${fmt(p.client.p50)} / ${fmt(p.client.p90)} ms`, target: `p50 < ${PREWARMED_TARGET_MS} ms (issue 3: < ${COLD_TARGET_MS})`, baseline: `no pool ${fmt(c.client.p50)} / ${fmt(c.client.p90)} ms`, vs: ratio(p.client.p50, c.client.p50) });
+    rows.push({ metric: `${what}: Init Duration p50 / p90`, value: `${fmt(p.init.p50)} / ${fmt(p.init.p90)} ms`, target: '–', baseline: `no pool ${fmt(c.init.p50)} ms`, vs: diff(p.init.p50, c.init.p50) });
+    rows.push({ metric: `${what}: first Duration p50; outside init p50`, value: `${fmt(p.duration.p50)}; ${fmt(p.outside.p50)} ms`, target: '–', baseline: `no pool ${fmt(c.duration.p50)}; ${fmt(c.outside.p50)} ms`, vs: '–' });
+  }
+  const b = scaling.burst;
+  rows.push({
+    metric: `burst from zero: ${b.requests} concurrent (${BURST_MEMORY_MB} MB), all answered`,
+    value: `${fmt(b.allAnsweredMs)} ms, ${b.failed} failed${b.firstFailure ? ` (${b.firstFailure.slice(0, 60)})` : ''}`,
+    target: `< ${BURST_TARGET_MS} ms, 0 failed`,
+    baseline: `latency p50 / p99 ${fmt(b.latency.p50)} / ${fmt(b.latency.p99)} ms`,
+    vs: `starts: ${b.starts.cold} cold, ${b.starts['pre-warmed']} pre-warmed, ${b.starts.warm} warm`,
+  });
+  const r = scaling.rate;
+  rows.push({
+    metric: `sandbox creation rate: ${r.environments + r.failed} new environments at once`,
+    value: `${fmt(r.perSecond)} environments/s`,
+    target: '–',
+    baseline: `${fmt(r.seconds)} s in all`,
+    vs: `${r.failed} failed`,
+  });
   rows.push({
     metric: 'node -e 0, host environment: wall p50 / CPU mean',
     value: `${fmt(probe.host.wallMs)} / ${fmt(probe.host.cpuMs)} ms`,
@@ -179,7 +240,7 @@ function report(
     });
   }
   for (const c of cold) {
-    const what = `cold ${c.runtime} ${c.memoryMb} MB (n=${c.client.n}${c.errors.length ? `, ${c.errors.length} errors` : ''})`;
+    const what = `cold ${c.runtime} ${c.memoryMb} MB, no pool (n=${c.client.n}${c.errors.length ? `, ${c.errors.length} errors` : ''})`;
     const bare = c.runtime === 'nodejs20.x' ? 'node -e 0' : 'python3.11 -c pass';
     rows.push({ metric: `${what}: client p50 / p90`, value: `${fmt(c.client.p50)} / ${fmt(c.client.p90)} ms`, target: `p50 ≤ ${COLD_TARGET_MS} ms`, baseline: `${bare} ${fmt(c.bareRuntime.p50)} / ${fmt(c.bareRuntime.p90)} ms`, vs: ratio(c.client.p50, c.bareRuntime.p50) });
     rows.push({ metric: `${what}: Init Duration p50 / p90`, value: `${fmt(c.init.p50)} / ${fmt(c.init.p90)} ms`, target: '–', baseline: `${bare} ${fmt(c.bareRuntime.p50)} ms`, vs: diff(c.init.p50, c.bareRuntime.p50) });
@@ -222,6 +283,12 @@ function report(
     vs: `${fmt((sigv4.usPerVerify / 1000 / warm[0]!.latency.p50) * 100)}% of warm p50`,
   });
   printTable('Kindling invoke benchmark', rows);
+  const at = (list: ColdResult[], runtime: string) => list.find((c) => c.runtime === runtime && c.memoryMb === 1769)!.client;
+  const [pn, pp, cn, cp] = [at(scaling.prewarmed, 'nodejs20.x'), at(scaling.prewarmed, 'python3.11'), at(cold, 'nodejs20.x'), at(cold, 'python3.11')];
+  console.log(
+    `\nCold start as a user gets it (pre-warmed pool on, the default): nodejs20.x p50 ${fmt(pn.p50)} ms (p90 ${fmt(pn.p90)}), python3.11 p50 ${fmt(pp.p50)} ms (p90 ${fmt(pp.p90)}); ` +
+      `targets < ${PREWARMED_TARGET_MS} ms (issue 4) and < ${COLD_TARGET_MS} ms (issue 3). Without the pool: ${fmt(cn.p50)} / ${fmt(cp.p50)} ms.`,
+  );
   const k = warm.find((w) => w.label === 'kindling 1769 MB')!;
   console.log(`\nKindling warm p50 − ceiling p50 = ${diff(k.latency.p50, ceiling.latency.p50)} (target ≤ 1 ms)`);
   if (breakdown) {

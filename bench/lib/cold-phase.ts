@@ -40,7 +40,16 @@ function nameOf(plan: ColdPlan, i: number): string {
   return `cold-${plan.runtime.replace(/\W/g, '')}-${plan.memoryMb}-${i}`;
 }
 
-export async function runColdPhase(client: RawClient, plans: readonly ColdPlan[]): Promise<ColdResult[]> {
+/**
+ * Around each sample (untimed): `before` waits for what the sample needs (a ready pre-warmed sandbox), `check` says
+ * what is wrong with the start that just happened (e.g. it was not the kind measured), or undefined.
+ */
+export interface ColdHooks {
+  before?(plan: ColdPlan): Promise<void>;
+  check?(plan: ColdPlan): Promise<string | undefined>;
+}
+
+export async function runColdPhase(client: RawClient, plans: readonly ColdPlan[], hooks: ColdHooks = {}): Promise<ColdResult[]> {
   const zips = new Map<BenchRuntime, Buffer>();
   for (const plan of plans) if (!zips.has(plan.runtime)) zips.set(plan.runtime, await helloZip(plan.runtime));
   for (const plan of plans) for (let i = 0; i < plan.count; i++) await deployHello(client, nameOf(plan, i), plan.runtime, plan.memoryMb, zips.get(plan.runtime)!);
@@ -52,8 +61,9 @@ export async function runColdPhase(client: RawClient, plans: readonly ColdPlan[]
       if (i >= plan.count) continue;
       const r = raw[k]!;
       const name = nameOf(plan, i);
+      await hooks.before?.(plan);
       const res = await client.invoke(name, { 'x-amz-log-type': 'Tail' });
-      const problem = checkInvoke(res);
+      const problem = checkInvoke(res) ?? (await hooks.check?.(plan));
       const report = parseReport(res.headers['x-amz-log-result']);
       if (problem !== undefined || report?.initMs === undefined) {
         r.errors.push(problem ?? `no Init Duration in the REPORT of ${name} (not a cold start?)`);

@@ -28,6 +28,7 @@ import { registerInvokeRoutes } from './routes/invoke.js';
 import { registerLayerRoutes } from './routes/layers.js';
 import { registerPolicyRoutes } from './routes/policy.js';
 import { registerProvisionedConcurrencyRoutes } from './routes/provisioned-concurrency.js';
+import { registerStatsRoutes } from './routes/stats.js';
 import { registerTagRoutes } from './routes/tags.js';
 import { registerUnsupportedRoutes } from './routes/unsupported.js';
 import { registerVersionAliasRoutes } from './routes/versions-aliases.js';
@@ -53,6 +54,8 @@ export interface ApiDeps {
   codeLocations: CodeLocations;
   clock: Clock;
   log: Logger;
+  /** Runtime counters for GET /kindling/stats (start kinds, pre-warmed sandboxes). */
+  stats?: () => object;
 }
 
 /** Per-route settings, read by the hooks below. */
@@ -118,6 +121,7 @@ export function createApiApp(deps: ApiDeps): FastifyInstance {
   registerEventInvokeConfigRoutes(app, deps);
   registerProvisionedConcurrencyRoutes(app, deps);
   registerUnsupportedRoutes(app, deps);
+  registerStatsRoutes(app, deps);
   return app;
 }
 

@@ -35,6 +35,10 @@ export interface Config {
   asyncMaxParallel: number;
   /** Delays before the 2nd, 3rd… attempt of a failed async event (Lambda: about 1 min, then 2 min). */
   asyncRetryDelaysMs: number[];
+  /** Pre-warmed sandboxes kept per (runtime, memory, /tmp size); 0 disables them. */
+  prewarmPerKey: number;
+  /** At most this many (runtime, memory, /tmp size) keys have pre-warmed sandboxes. */
+  prewarmMaxKeys: number;
 }
 
 export interface ConfigFlags {
@@ -66,6 +70,8 @@ export const CONFIG_KEYS = [
   'KINDLING_ASYNC_QUEUE_MAX_MB',
   'KINDLING_ASYNC_MAX_PARALLEL',
   'KINDLING_ASYNC_RETRY_DELAYS_MS',
+  'KINDLING_PREWARM',
+  'KINDLING_PREWARM_KEYS',
 ] as const;
 
 export class ConfigError extends PlatformError<'ERR_CONFIG_INVALID'> {
@@ -153,6 +159,8 @@ export function loadConfig(
   if (asyncRetryDelaysMs.length === 0 || asyncRetryDelaysMs.some((ms) => ms > 86_400_000)) {
     problems.push(`KINDLING_ASYNC_RETRY_DELAYS_MS=${JSON.stringify(retryRaw)}: expected comma-separated delays in ms (each at most 86400000), e.g. 60000,120000`);
   }
+  const prewarmPerKey = integer('KINDLING_PREWARM', pick(undefined, 'KINDLING_PREWARM', '1'), 0, 16);
+  const prewarmMaxKeys = integer('KINDLING_PREWARM_KEYS', pick(undefined, 'KINDLING_PREWARM_KEYS', '8'), 1, 256);
 
   if (problems.length > 0) throw new ConfigError(problems);
   const config: Config = {
@@ -175,6 +183,8 @@ export function loadConfig(
     asyncQueueMaxBytes: asyncQueueMaxMb * 1024 * 1024,
     asyncMaxParallel,
     asyncRetryDelaysMs,
+    prewarmPerKey,
+    prewarmMaxKeys,
   };
   if (accessKeyId !== undefined) config.accessKeyId = accessKeyId;
   if (secretAccessKey !== undefined) config.secretAccessKey = secretAccessKey;

@@ -42,6 +42,25 @@ export function buildEnvironmentVariables(v: FunctionVersion, runtime: RuntimeRo
 }
 
 /**
+ * The environment a pre-warmed runtime starts with: what the runtime itself needs and nothing that depends on a
+ * function (no handler, name, memory, log stream, user variables). On binding, the runtime replaces it entirely with
+ * buildEnvironmentVariables' (spare-key.ts keeps functions whose variables matter at start away from spares).
+ */
+export function buildSpareEnvironment(runtime: RuntimeRow, ctx: { runtimeApi: string; runtimeApiSocketInside?: string }): Record<string, string> {
+  const env: Record<string, string> = {
+    ...runtime.environment,
+    AWS_LAMBDA_RUNTIME_API: ctx.runtimeApi,
+    LAMBDA_TASK_ROOT: '/var/task',
+    LAMBDA_RUNTIME_DIR: '/var/runtime',
+    TZ: ':UTC',
+    _KINDLING_BINDING: '1',
+  };
+  if (runtime.executionEnv !== undefined) env.AWS_EXECUTION_ENV = runtime.executionEnv;
+  if (ctx.runtimeApiSocketInside !== undefined) env._KINDLING_RUNTIME_API_SOCKET = ctx.runtimeApiSocketInside;
+  return env;
+}
+
+/**
  * V8 heap flags for MemorySize, as Lambda's Node bootstrap derives them, unless NODE_OPTIONS already sets them.
  * Old space gets 90% of the memory (the rest is code, stacks and buffers); semi space grows with memory up to 64 MB.
  */

@@ -37,6 +37,7 @@ import {
   type FunctionErrorDocument,
 } from './function-errors.js';
 import { runtimeApiSocketInside, type Sandbox, type SandboxExit, type SandboxProcess } from './sandbox.js';
+import type { Spare } from './spare-pool.js';
 
 export type EnvironmentState = 'starting' | 'ready' | 'busy' | 'stopping' | 'stopped' | 'failed';
 
@@ -66,7 +67,15 @@ export interface ExecutionEnvironmentDeps {
   runtimeVersionArn(runtime: string): string;
   /** Freeze idle environments (no CPU while waiting, as Lambda does). */
   freezeWhenIdle: boolean;
+  /** Told at each invocation how it started (counters). */
+  onInvocationStart?(start: StartKind): void;
 }
+
+/**
+ * How an invocation started: on a warm environment (no init), or paying an init in a sandbox that was started for it
+ * ('cold') or taken pre-warmed from the spare pool ('pre-warmed': only the code binding and the handler's load).
+ */
+export type StartKind = 'warm' | 'pre-warmed' | 'cold';
 
 export interface EnvironmentTarget {
   version: FunctionVersion;
@@ -88,6 +97,7 @@ export interface EnvironmentInvocation {
   result: InvocationResult;
   /** Whether this invocation paid the init (the first one of the environment). */
   cold: boolean;
+  start: StartKind;
 }
 
 /** Why an environment could not initialise; the invocation that waited for it receives this. */
@@ -111,11 +121,14 @@ export class ExecutionEnvironment {
   #frozen: Promise<boolean> = Promise.resolve(false);
   #destroyed: Promise<void> | undefined;
   #lastUsedMs: number;
+  /** How the environment was started: its own sandbox, or a pre-warmed one. */
+  readonly startKind: 'cold' | 'pre-warmed';
 
-  private constructor(deps: ExecutionEnvironmentDeps, target: EnvironmentTarget) {
+  private constructor(deps: ExecutionEnvironmentDeps, target: EnvironmentTarget, spare: Spare | undefined) {
     this.#deps = deps;
     this.target = target;
-    this.id = `e${randomBytes(8).toString('hex')}`;
+    this.id = spare?.id ?? `e${randomBytes(8).toString('hex')}`;
+    this.startKind = spare ? 'pre-warmed' : 'cold';
     const now = new Date(deps.clock.now());
     this.logStreamName = newLogStreamName(target.version.version, now);
     this.#lastUsedMs = now.getTime();
@@ -130,11 +143,20 @@ export class ExecutionEnvironment {
     });
   }
 
-  /** Starts the sandbox and waits for the runtime's init (its first /next), bounded by the init timeout. */
-  static async start(deps: ExecutionEnvironmentDeps, target: EnvironmentTarget): Promise<ExecutionEnvironment> {
-    const env = new ExecutionEnvironment(deps, target);
+  /**
+   * Starts the sandbox, or binds the function to a pre-warmed one (a spare from spare-pool.ts, taken for this target:
+   * its key matches, so memory, /tmp and argv are already right), and waits for the runtime's init (its first /next),
+   * bounded by the init timeout. With a spare, the Init Duration runs from the binding to the first /next.
+   */
+  static async start(deps: ExecutionEnvironmentDeps, target: EnvironmentTarget, spare?: Spare): Promise<ExecutionEnvironment> {
+    const env = new ExecutionEnvironment(deps, target, spare);
+    if (spare) {
+      env.#api = spare.api;
+      env.#process = spare.process;
+      env.#socketDir = spare.socketDir;
+    }
     try {
-      await env.#init();
+      await (spare ? env.#bindSpare() : env.#init());
     } catch (error) {
       await env.destroy();
       throw error;
@@ -158,6 +180,8 @@ export class ExecutionEnvironment {
   async invoke(request: InvokeRequest): Promise<EnvironmentInvocation> {
     // A provisioned environment's init ran ahead of any invocation: no invocation pays it (no Init Duration).
     const cold = this.#invocations === 0 && this.target.initializationType !== 'provisioned-concurrency';
+    const start: StartKind = cold ? this.startKind : 'warm';
+    this.#deps.onInvocationStart?.(start);
     this.#invocations += 1;
     this.#transition('busy');
     const { clock } = this.#deps;
@@ -230,7 +254,7 @@ export class ExecutionEnvironment {
       // Lambda resets only the runtime and keeps /tmp; Kindling replaces the whole environment (README: deviations).
       void this.destroy();
     }
-    return { result, cold };
+    return { result, cold, start };
   }
 
   /** Kills the sandbox, closes the Runtime API and the log stream. Idempotent. */
@@ -293,11 +317,44 @@ export class ExecutionEnvironment {
     });
     this.#log.attach(this.#process.stdout);
     this.#log.attach(this.#process.stderr);
+    await this.#awaitInit(initStarted);
+  }
 
+  /**
+   * A pre-warmed sandbox: binds the code (read-only, by mount propagation) and answers the bootstrap's binding
+   * request with the function's environment; the bootstrap then loads the handler as a cold one would.
+   */
+  async #bindSpare(): Promise<void> {
+    const version = this.target.version;
+    const runtime = findRuntime(version.settings.runtime);
+    const api = this.#api!;
+    const process = this.#process!;
+    if (!runtime || !process.bindCode) throw new EnvironmentError('ERR_ENV_SPAWN_FAILED', `cannot bind ${version.settings.runtime} into a pre-warmed sandbox`);
+    const initStarted = performance.now();
+    // A binding that fails (a mount refused) leaves nothing in the function's log: the caller starts it cold instead.
+    await process.bindCode({ codeDir: this.target.codeDir, ...(this.target.optDir === undefined ? {} : { optDir: this.target.optDir }) });
+    this.#initTail = this.#log.beginInvocation();
+    this.#log.platform(formatInitStartLine(runtime.runtimeVersion, this.#deps.runtimeVersionArn(runtime.id)));
+    const env = buildEnvironmentVariables(version, runtime, {
+      region: this.#deps.region,
+      logStreamName: this.logStreamName,
+      runtimeApi: this.#deps.sandbox.runtimeApiAddress(api.address),
+      initializationType: this.target.initializationType,
+    });
+    this.#log.attach(process.stdout);
+    this.#log.attach(process.stderr);
+    api.bind(Buffer.from(JSON.stringify({ env })));
+    await this.#awaitInit(initStarted);
+  }
+
+  /** Waits for the runtime's first /next, its init error, its exit or the init timeout, and records the outcome. */
+  async #awaitInit(initStarted: number): Promise<void> {
+    const api = this.#api!;
+    const process = this.#process!;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      this.#api.initialized,
-      this.#process.exited.then((exit) => ({ kind: 'exit' as const, exit })),
+      api.initialized,
+      process.exited.then((exit) => ({ kind: 'exit' as const, exit })),
       new Promise<{ kind: 'timeout' }>((resolve) => {
         timer = setTimeout(() => resolve({ kind: 'timeout' }), this.#deps.initTimeoutMs);
       }),
@@ -307,7 +364,9 @@ export class ExecutionEnvironment {
     if (outcome.kind === 'ready') {
       this.#initTail?.end();
       this.#initTail = undefined;
-      await this.#process.setCpuThrottled(true);
+      // Not awaited: a cgroup v1 quota write takes about a millisecond, on every cold start's path; the quota applies
+      // within that millisecond of the first invocation either way.
+      void process.setCpuThrottled(true).catch((error: unknown) => this.#deps.log.warn({ err: error, environment: this.id }, 'cannot apply the CPU quota'));
       this.#transition('ready');
       return;
     }

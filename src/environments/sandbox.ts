@@ -21,9 +21,12 @@ export interface SandboxLimits {
 export interface SandboxSpec {
   /** Environment id, [a-z0-9-]{1,40}. */
   id: string;
-  /** Host dir → /var/task (read-only). */
-  codeDir: string;
-  /** Host dir → /opt (read-only); without it /opt is an empty read-only dir. */
+  /**
+   * Host dir → /var/task (read-only). Absent: the sandbox starts with an empty /var/task and /opt, and the code is
+   * bound later, while it runs, with SandboxProcess.bindCode (pre-warmed sandboxes; Sandbox.lateBinding only).
+   */
+  codeDir?: string;
+  /** Host dir → /opt (read-only); without it /opt is an empty read-only dir. Only with codeDir. */
   optDir?: string;
   /** Host dir → /var/runtime (read-only): our bootstraps. */
   runtimeDir?: string;
@@ -87,12 +90,19 @@ export interface SandboxProcess {
   thaw(): Promise<void>;
   /** Kills every process of the environment, waits, removes its cgroups and mounts, frees its uid. Idempotent. */
   destroy(): Promise<void>;
+  /**
+   * Started without a codeDir: binds the code (read-only) at /var/task and the layers at /opt of the running sandbox.
+   * Once only; the processes inside see the new trees (their cwd still is the empty directory underneath: chdir).
+   */
+  bindCode?(code: { codeDir: string; optDir?: string }): Promise<void>;
 }
 
 export interface Sandbox {
   readonly kind: 'bubblewrap' | 'process';
   /** How the Runtime API must listen for this backend: 'unix' (bubblewrap) or 'tcp' (process). */
   readonly runtimeApiTransport: 'unix' | 'tcp';
+  /** Whether start() accepts a spec without codeDir (code bound later with bindCode: pre-warmed sandboxes). */
+  readonly lateBinding: boolean;
   /** Where per-environment Runtime API sockets go (short path; e.g. /run/kindling/<instance>); mode 0711. */
   readonly socketRoot: string;
   /** The value of AWS_LAMBDA_RUNTIME_API inside, given the Runtime API's address. */
@@ -111,6 +121,7 @@ export type SandboxErrorCode =
   | 'ERR_SANDBOX_NO_UID' // every uid of the configured range is allocated or still in use
   | 'ERR_SANDBOX_SPAWN_FAILED' // the wrapper process could not be started
   | 'ERR_SANDBOX_CGROUP' // a cgroup operation failed (create, limit, freeze, kill, remove)
+  | 'ERR_SANDBOX_MOUNT' // binding code into a running sandbox failed (mount helper missing, mount(2) refused)
   | 'ERR_SANDBOX_CLOSED'; // start() after close()
 export class SandboxError extends PlatformError<SandboxErrorCode> {}
 

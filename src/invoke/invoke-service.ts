@@ -3,6 +3,7 @@
  * (warm or cold; throttled beyond the concurrency limits or the node's capacity), run the invocation in it, give
  * the environment back. Function errors come back as values.
  */
+import type { StartKind } from '../environments/execution-environment.js';
 import type { FunctionVersion } from '../model/function.js';
 import type { InvocationResult } from '../model/invocation.js';
 import type { Logger } from '../shared/logger.js';
@@ -44,7 +45,7 @@ export class InvokeService {
   }
 
   /** Throws ThrottledError when the function's or the account's concurrency, or the node's capacity, is exhausted. */
-  async invoke(request: SyncInvocation): Promise<InvocationResult & { cold: boolean }> {
+  async invoke(request: SyncInvocation): Promise<InvocationResult & { cold: boolean; start: StartKind }> {
     const { pool, code, reservations } = this.#deps;
     const { accountId, functionName } = request.version;
     const reserved = await reservations.listReservations(accountId);
@@ -56,14 +57,14 @@ export class InvokeService {
       own === undefined ? {} : { reservedConcurrency: own },
     );
     try {
-      const { result, cold } = await env.invoke({
+      const { result, cold, start } = await env.invoke({
         requestId: request.requestId,
         payload: request.payload,
         invokedFunctionArn: request.invokedFunctionArn,
         ...(request.clientContext === undefined ? {} : { clientContext: request.clientContext }),
         wantTail: request.wantTail,
       });
-      return { ...result, cold };
+      return { ...result, cold, start };
     } finally {
       pool.release(env);
     }

@@ -15,8 +15,9 @@ import { FunctionService } from '../functions/function-service.js';
 import { FunctionStates } from '../functions/function-states.js';
 import { LayerService } from '../functions/layer-service.js';
 import { PolicyService } from '../functions/policy-service.js';
-import { ExecutionEnvironment } from '../environments/execution-environment.js';
+import { EnvironmentStarter } from '../environments/environment-starter.js';
 import { createSandbox } from '../environments/isolation/create-sandbox.js';
+import { SparePool } from '../environments/spare-pool.js';
 import { EnvironmentPool } from '../invoke/environment-pool.js';
 import { InvokeService } from '../invoke/invoke-service.js';
 import { EventInvokeConfigs } from '../invoke/async/event-invoke-configs.js';
@@ -97,22 +98,40 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       log.warn('KINDLING_SANDBOX=process: functions run as plain processes with the server\'s privileges and NO isolation');
     }
     const logSink = new BatchingLogSink({ store: store.logs, maxBytesPerFunction: config.logMaxBytesPerFunction, log });
-    pool = new EnvironmentPool({
-      start: (target) =>
-        ExecutionEnvironment.start(
-          {
+    // Pre-warmed sandboxes (KINDLING_PREWARM): bubblewrap only (code is bound into them by mount propagation).
+    const spares =
+      config.prewarmPerKey > 0 && sandbox.lateBinding
+        ? new SparePool({
             sandbox,
-            logSink,
-            clock,
-            log: log.child({ component: 'environment' }),
             bootstrapRoot: BOOTSTRAP_ROOT,
-            initTimeoutMs: config.initTimeoutMs,
-            region: config.region,
-            runtimeVersionArn: (runtime) => formatRuntimeVersionArn(config.region, runtime),
-            freezeWhenIdle: config.freezeIdle,
-          },
-          target,
-        ),
+            clock,
+            log: log.child({ component: 'spares' }),
+            perKey: config.prewarmPerKey,
+            maxKeys: config.prewarmMaxKeys,
+            keepAliveMs: config.keepAliveMs,
+            startTimeoutMs: config.initTimeoutMs,
+          })
+        : undefined;
+    if (config.prewarmPerKey > 0 && sandbox.kind === 'bubblewrap' && !sandbox.lateBinding) {
+      log.warn('pre-warmed sandboxes are off: binding code into them needs perl (apt-get install perl-base) on x86_64 or arm64');
+    }
+    const starter = new EnvironmentStarter(
+      {
+        sandbox,
+        logSink,
+        clock,
+        log: log.child({ component: 'environment' }),
+        bootstrapRoot: BOOTSTRAP_ROOT,
+        initTimeoutMs: config.initTimeoutMs,
+        region: config.region,
+        runtimeVersionArn: (runtime) => formatRuntimeVersionArn(config.region, runtime),
+        freezeWhenIdle: config.freezeIdle,
+      },
+      spares,
+      log.child({ component: 'environment' }),
+    );
+    pool = new EnvironmentPool({
+      start: (target) => starter.start(target),
       clock,
       log,
       keepAliveMs: config.keepAliveMs,
@@ -122,6 +141,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       // One host uid per environment.
       maxEnvironments: config.uidRange[1] - config.uidRange[0] + 1,
       onProvisionedLost: (env) => provisioned?.onProvisionedLost(env),
+      ...(spares ? { spares } : {}),
     });
     provisioned = new ProvisionedConcurrency({
       store,
@@ -183,9 +203,11 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       codeLocations: new CodeLocations({ signingKey: Buffer.from(secrets.urlSigningKey, 'base64'), clock }),
       clock,
       log,
+      stats: () => starter.stats(),
     });
     // Before the API listens: an event accepted now must not be taken for one interrupted by a crash.
     await queue.start();
+    if (spares) void primeSpares(store, config.accountId, spares, config.prewarmMaxKeys).catch((error: unknown) => log.warn({ err: error }, 'cannot list functions to pre-warm'));
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -202,6 +224,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
           logSink,
           sandbox,
           { close: () => states.drain() },
+          ...(spares ? [spares] : []),
           // Closed in reverse: the queue stops taking events, environments stop, then attempts in flight settle.
           { close: () => queue.drain() },
           environments,
@@ -213,5 +236,14 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
   } catch (error) {
     await store.close();
     throw error;
+  }
+}
+
+/** At start, the spare keys of existing functions ($LATEST), up to the key bound, so their first cold start is fast. */
+async function primeSpares(store: SqliteStore, accountId: string, spares: SparePool, maxKeys: number): Promise<void> {
+  const page = await store.functions.listFunctions(accountId, { limit: maxKeys });
+  for (const fn of page.items) {
+    const latest = await store.functions.findVersion(accountId, fn.functionName, '$LATEST');
+    if (latest) spares.want(latest);
   }
 }

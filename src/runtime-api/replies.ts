@@ -41,6 +41,11 @@ export const CLOSING = fixed(500, { errorType: 'InternalServerError', errorMessa
 ]);
 export const INTERNAL_ERROR = fixed(500, { errorType: 'InternalServerError', errorMessage: 'Internal error' });
 
+/** 403 with an error type of its own (the pre-warm binding endpoint). */
+export function forbidden(errorType: string, errorMessage: string): FixedReply {
+  return fixed(403, { errorType, errorMessage });
+}
+
 export function tooLarge(maxBytes: number): FixedReply {
   return fixed(413, {
     errorType: 'RequestEntityTooLarge',

@@ -4,6 +4,7 @@
  * here answers 500 instead of ending the process.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { BINDING_PATH, NOT_BOUND, type BindingGate } from './binding-gate.js';
 import { readBoundedBody } from './body-reader.js';
 import { errorPayloadOf, errorTypeOf } from './error-type.js';
 import {
@@ -34,8 +35,8 @@ const TOO_LARGE_OUTCOME: InvocationOutcome = { kind: 'too-large' };
 const GET_ONLY = methodNotAllowed('GET');
 const POST_ONLY = methodNotAllowed('POST');
 
-export function createRequestListener(session: RuntimeSession, maxResponseBytes: number): RequestListener {
-  const handlers = new RuntimeApiHandlers(session, maxResponseBytes);
+export function createRequestListener(session: RuntimeSession, maxResponseBytes: number, gate?: BindingGate): RequestListener {
+  const handlers = new RuntimeApiHandlers(session, maxResponseBytes, gate);
   return (req, res) => {
     try {
       handlers.route(req, res);
@@ -49,9 +50,11 @@ class RuntimeApiHandlers {
   readonly #session: RuntimeSession;
   readonly #maxBytes: number;
   readonly #tooLarge: ReturnType<typeof tooLarge>;
+  readonly #gate: BindingGate | undefined;
 
-  constructor(session: RuntimeSession, maxResponseBytes: number) {
+  constructor(session: RuntimeSession, maxResponseBytes: number, gate: BindingGate | undefined) {
     this.#session = session;
+    this.#gate = gate;
     this.#maxBytes = maxResponseBytes;
     this.#tooLarge = tooLarge(maxResponseBytes);
   }
@@ -60,7 +63,9 @@ class RuntimeApiHandlers {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
+    if (path === BINDING_PATH && this.#gate) return req.method === 'GET' ? this.#gate.request(res) : reply(res, GET_ONLY);
     if (!path.startsWith(PREFIX)) return reply(res, NOT_FOUND);
+    if (this.#gate && !this.#gate.bound) return reply(res, NOT_BOUND);
     const rest = path.slice(PREFIX.length);
     if (rest === 'invocation/next') {
       return req.method === 'GET' ? this.#session.next(res) : reply(res, GET_ONLY);

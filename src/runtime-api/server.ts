@@ -5,6 +5,7 @@
 import { chmod, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BindingGate } from './binding-gate.js';
 import { RuntimeApiError } from './errors.js';
 import { createRequestListener } from './routes.js';
 import { RuntimeSession } from './runtime-session.js';
@@ -23,6 +24,11 @@ export interface RuntimeApiOptions {
   maxResponseBytes?: number; // default 6_291_556 (6 MiB + 100)
   /** Unix socket file mode; default 0o600 (the caller chowns it to the environment's uid). */
   socketMode?: number;
+  /**
+   * A pre-warmed environment's listener: the runtime first waits at GET /kindling/binding for its function's settings
+   * (binding-gate.ts); the runtime endpoints answer 403 until bind().
+   */
+  binding?: boolean;
   /** Errors of the listener itself after it started (e.g. EMFILE on accept); without it they are ignored. */
   onError?: (error: Error) => void;
 }
@@ -64,11 +70,16 @@ export interface RuntimeApi {
   /** Ends the open invocation without an answer (timeout, runtime died): later answers for its id get 403/400. */
   abandon(): void;
   close(): Promise<void>; // stops listening, ends waiting /next requests, removes the socket file
+  /** With options.binding: resolves when the runtime waits for its binding; rejects if closed first. */
+  readonly awaitingBinding: Promise<void>;
+  /** With options.binding: answers the runtime's binding request with the settings (JSON). Once only. */
+  bind(settings: Buffer): void;
 }
 
 export async function createRuntimeApi(options: RuntimeApiOptions): Promise<RuntimeApi> {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const session = new RuntimeSession();
+  const gate = options.binding === true ? new BindingGate() : undefined;
   const server = http.createServer(
     {
       // The long poll must outlive a frozen runtime, and a keep-alive connection idles for as long as a handler runs:
@@ -80,7 +91,7 @@ export async function createRuntimeApi(options: RuntimeApiOptions): Promise<Runt
       requireHostHeader: false,
       noDelay: true,
     },
-    createRequestListener(session, maxResponseBytes),
+    createRequestListener(session, maxResponseBytes, gate),
   );
   const socketPath = 'socketPath' in options.listen ? options.listen.socketPath : undefined;
   if (socketPath !== undefined && Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
@@ -100,7 +111,7 @@ export async function createRuntimeApi(options: RuntimeApiOptions): Promise<Runt
   } else {
     address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
-  return new RuntimeApiServer(server, session, address, socketPath);
+  return new RuntimeApiServer(server, session, address, socketPath, gate);
 }
 
 function listen(server: http.Server, where: RuntimeApiOptions['listen']): Promise<void> {
@@ -123,10 +134,12 @@ class RuntimeApiServer implements RuntimeApi {
   readonly #server: http.Server;
   readonly #session: RuntimeSession;
   readonly #socketPath: string | undefined;
+  readonly #gate: BindingGate | undefined;
   #closing: Promise<void> | undefined;
   readonly address: string;
 
-  constructor(server: http.Server, session: RuntimeSession, address: string, socketPath: string | undefined) {
+  constructor(server: http.Server, session: RuntimeSession, address: string, socketPath: string | undefined, gate: BindingGate | undefined) {
+    this.#gate = gate;
     this.#server = server;
     this.#session = session;
     this.address = address;
@@ -157,12 +170,23 @@ class RuntimeApiServer implements RuntimeApi {
     this.#session.abandon();
   }
 
+  get awaitingBinding(): Promise<void> {
+    if (!this.#gate) return Promise.reject(new RuntimeApiError('ERR_RUNTIME_API_INVALID_TRANSITION', 'not a pre-warmed listener'));
+    return this.#gate.parked;
+  }
+
+  bind(settings: Buffer): void {
+    if (!this.#gate) throw new RuntimeApiError('ERR_RUNTIME_API_INVALID_TRANSITION', 'not a pre-warmed listener');
+    this.#gate.bind(settings);
+  }
+
   close(): Promise<void> {
     return (this.#closing ??= this.#close());
   }
 
   async #close(): Promise<void> {
     const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#gate?.close();
     // Waiting /next requests get a 500 (the runtime should exit) before their connections are cut.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -191,6 +191,22 @@ export async function openGate(instance: Instance, envId: string): Promise<void>
   }
 }
 
+/**
+ * Waits until an environment not in `exclude` sits at its gate (GATE_SOURCE); returns its id. Unlike newEnvironment,
+ * it finds a pre-warmed environment too (its socket directory existed before the invocation, as a spare's).
+ */
+export async function gatedEnvironment(instance: Instance, exclude: readonly string[]): Promise<string> {
+  return waitFor(`an environment at its gate under ${instance.socketRoot}`, async () => {
+    for (const id of await socketEnvironments(instance)) {
+      if (exclude.includes(id)) continue;
+      for (const p of await environmentProcesses(instance, id)) {
+        if ((await readFile(`/proc/${p.pid}/root/tmp/gate`, 'utf8').catch(() => undefined)) === 'wait') return id;
+      }
+    }
+    return undefined;
+  });
+}
+
 /** Waits for an environment that is not in `known` to appear under the socket root; returns its id. */
 export async function newEnvironment(instance: Instance, known: readonly string[]): Promise<string> {
   return waitFor(`a new environment under ${instance.socketRoot}`, async () =>
@@ -268,7 +284,9 @@ export async function remainsOf(instance: Instance, parents: readonly string[], 
     cgroups: await existingCgroups(parents, envId),
     socketDir: (await socketEnvironments(instance)).includes(envId),
     processes,
-    mounts: await mountsMentioning([envId, instance.socketRoot]),
+    // Its own mounts: its id names them (pre-warmed sandboxes' code binds sit under <socket root>/_mnt/<id>); the
+    // instance's shared _mnt and private _stage mounts live as long as the server and are checked after a close.
+    mounts: await mountsMentioning([envId]),
   };
 }
 

@@ -15,6 +15,8 @@ import {
 } from '../sandbox.js';
 import type { UidPool } from '../uid-pool.js';
 import { bubblewrapArgs, RUNTIME_API_PORT_INSIDE, type HostRootEntry } from './bubblewrap-args.js';
+import { LateCodeMounts, mountPointsUnder } from './late-code-mounts.js';
+import { Mounter } from './mounter.js';
 import { writeSandboxEtc } from './sandbox-etc.js';
 import { assertAccessibleDir, validateSpec } from './validate-spec.js';
 
@@ -30,6 +32,8 @@ export interface BubblewrapSandboxOptions {
   programsInside?: { socat: string };
   /** The sandbox's hostname (resolvable through its /etc/hosts). Default 'localhost'. */
   hostname?: string;
+  /** Whether specs without codeDir are accepted (code bound later by mount propagation; needs perl). Default false. */
+  lateBinding?: boolean;
 }
 
 /** The host's PATH for the wrapper shell; the only variable the wrapper gets (bwrap clears it again). */
@@ -51,6 +55,9 @@ export class BubblewrapSandbox implements Sandbox {
   readonly kind = 'bubblewrap' as const;
   readonly runtimeApiTransport = 'unix' as const;
   readonly socketRoot: string;
+  readonly lateBinding: boolean;
+  private readonly mounter = new Mounter();
+  private readonly lateMounts: LateCodeMounts;
   private readonly cgroups: CgroupDriver;
   private readonly uids: UidPool;
   private readonly programs: { bwrap: string; setpriv: string };
@@ -69,6 +76,8 @@ export class BubblewrapSandbox implements Sandbox {
     this.programs = options.programs ?? { bwrap: '/usr/bin/bwrap', setpriv: '/usr/bin/setpriv' };
     this.programsInside = options.programsInside ?? { socat: '/usr/bin/socat' };
     this.hostname = options.hostname ?? 'localhost';
+    this.lateBinding = (options.lateBinding ?? false) && Mounter.supported;
+    this.lateMounts = new LateCodeMounts(this.socketRoot, this.mounter);
     // Callers create per-environment socket directories in it before the first start(): it must exist from now on.
     mkdirSync(path.dirname(this.socketRoot), { recursive: true, mode: 0o711 });
     mkdirSync(this.socketRoot, { recursive: true, mode: 0o711 });
@@ -82,16 +91,26 @@ export class BubblewrapSandbox implements Sandbox {
   async start(spec: SandboxSpec): Promise<SandboxProcess> {
     if (this.closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'the sandbox is closed');
     validateSpec(spec);
+    if (spec.codeDir === undefined && !this.lateBinding) {
+      throw new SandboxError('ERR_SANDBOX_INVALID_SPEC', 'this sandbox cannot bind code later (no codeDir given)');
+    }
     if (this.reserved.has(spec.id)) {
       throw new SandboxError('ERR_SANDBOX_INVALID_SPEC', `environment ${spec.id} is already running`);
     }
     this.reserved.add(spec.id);
+    let environment: SandboxProcess;
     try {
-      return await this.startReserved(spec);
+      environment = await this.startReserved(spec);
     } catch (error) {
       this.reserved.delete(spec.id);
       throw error;
     }
+    if (this.closed) {
+      // close() ran while this start was under way and could not see it: it must not outlive the sandbox.
+      await environment.destroy();
+      throw new SandboxError('ERR_SANDBOX_CLOSED', 'the sandbox was closed while the environment started');
+    }
+    return environment;
   }
 
   private async startReserved(spec: SandboxSpec): Promise<SandboxProcess> {
@@ -102,7 +121,10 @@ export class BubblewrapSandbox implements Sandbox {
     const uid = await this.uids.allocate();
     if (uid === 0) throw new Error('assertion failed: a sandbox must never run as host uid 0');
     let cgroup: EnvironmentCgroup | undefined;
+    const late = spec.codeDir === undefined;
     try {
+      // Late binding: /var/task and /opt are this sandbox's own empty mount points, filled by bindCode().
+      const code = late ? await this.lateMounts.createSlot(spec.id, uid) : { taskDir: spec.codeDir!, optDir: spec.optDir };
       cgroup = await this.cgroups.createEnvironment(spec.id);
       await cgroup.setMemoryLimit(spec.limits.memoryMb * 1024 * 1024);
       await cgroup.setCpuQuota('unthrottled'); // init is not starved; setCpuThrottled(true) applies the quota
@@ -115,8 +137,8 @@ export class BubblewrapSandbox implements Sandbox {
         hostname: this.hostname,
         hostRoot,
         etcDir: path.join(this.socketRoot, ETC_DIR_NAME),
-        codeDir: spec.codeDir,
-        ...(spec.optDir === undefined ? {} : { optDir: spec.optDir }),
+        codeDir: code.taskDir,
+        ...(code.optDir === undefined ? {} : { optDir: code.optDir }),
         ...(spec.runtimeDir === undefined ? {} : { runtimeDir: spec.runtimeDir }),
         ...(spec.runtimeApiSocket === undefined ? {} : { runtimeApiSocket: spec.runtimeApiSocket }),
         ...(spec.runtimeApiBridge === undefined ? {} : { runtimeApiBridge: spec.runtimeApiBridge }),
@@ -146,7 +168,10 @@ export class BubblewrapSandbox implements Sandbox {
       argsPipe.on('error', () => {}); // a wrapper that died early is reported through its exit
       argsPipe.end(Buffer.from(`${optionPart.join('\0')}\0`));
       const socketDirName = socketDir === undefined ? undefined : path.basename(socketDir);
-      const environment = new BubblewrapProcess(child, cgroup, spec.limits, socketDirName, async (processesGone) => {
+      const bindCode = late ? (bound: { codeDir: string; optDir?: string }) => this.lateMounts.bind(spec.id, bound) : undefined;
+      const environment = new BubblewrapProcess(child, cgroup, spec.limits, socketDirName, bindCode, async (processesGone) => {
+        // Mounts first: the uid may be handed out again once released.
+        if (late) await this.lateMounts.removeSlot(spec.id).catch(() => {});
         this.uids.release(uid, { processesGone });
         if (socketDir !== undefined) await fs.rm(socketDir, { recursive: true, force: true });
         this.live.delete(spec.id);
@@ -159,6 +184,7 @@ export class BubblewrapSandbox implements Sandbox {
         () => true,
         () => false,
       );
+      if (late) await this.lateMounts.removeSlot(spec.id).catch(() => {});
       this.uids.release(uid, { processesGone });
       if (error instanceof SandboxError) throw error;
       throw new SandboxError('ERR_SANDBOX_SPAWN_FAILED', `cannot start environment ${spec.id}`, { cause: error });
@@ -169,6 +195,8 @@ export class BubblewrapSandbox implements Sandbox {
     await this.prepare();
     const keep = new Set(this.reserved);
     const reaped = new Set(await this.cgroups.reapStale(keep));
+    // Before the socket directories: the stale mount points of late-bound sandboxes are unmounted and removed first.
+    for (const id of await this.lateMounts.reapStale(keep)) reaped.add(id);
     const liveSocketDirs = new Set([...this.live.values()].map((environment) => environment.socketDirName));
     for (const name of await fs.readdir(this.socketRoot)) {
       if (name.startsWith('_') || keep.has(name) || liveSocketDirs.has(name)) continue;
@@ -182,7 +210,10 @@ export class BubblewrapSandbox implements Sandbox {
     this.closed = true;
     await Promise.allSettled([...this.live.values()].map((environment) => environment.destroy()));
     await this.cgroups.removeInstanceParent();
-    await fs.rm(this.socketRoot, { recursive: true, force: true });
+    await this.lateMounts.close();
+    this.mounter.close();
+    // Never remove recursively through a mount (it would delete the code cache bound there).
+    if ((await mountPointsUnder([this.socketRoot], true)).length === 0) await fs.rm(this.socketRoot, { recursive: true, force: true });
   }
 
   /** Once per instance: the /etc files, the cgroup parent (the socket root may have been removed by close()). */
@@ -236,6 +267,7 @@ class BubblewrapProcess implements SandboxProcess {
     private readonly cgroup: EnvironmentCgroup,
     private readonly limits: SandboxLimits,
     readonly socketDirName: string | undefined,
+    private lateBind: ((code: { codeDir: string; optDir?: string }) => Promise<void>) | undefined,
     /** Frees what start() reserved; `processesGone`: the environment's cgroup was emptied and removed. */
     private readonly release: (processesGone: boolean) => Promise<void>,
   ) {
@@ -264,6 +296,13 @@ class BubblewrapProcess implements SandboxProcess {
   async cpuTimeUs(): Promise<number> {
     if (this.destroying === undefined) this.lastCpuUs = await this.cgroup.cpuUsageUs();
     return this.lastCpuUs;
+  }
+
+  async bindCode(code: { codeDir: string; optDir?: string }): Promise<void> {
+    if (!this.lateBind) throw new SandboxError('ERR_SANDBOX_INVALID_SPEC', 'this environment was started with its code');
+    const bind = this.lateBind;
+    this.lateBind = undefined; // once only
+    await bind(code);
   }
 
   setCpuThrottled(throttled: boolean): Promise<void> {

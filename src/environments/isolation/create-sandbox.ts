@@ -54,6 +54,8 @@ export function createSandbox(kind: 'bubblewrap' | 'process', options: CreateSan
     }),
     programs: { bwrap, setpriv },
     programsInside: { socat: socatInside },
+    // Pre-warmed sandboxes get their code by mount propagation, through a small perl helper (perl-base is Essential).
+    lateBinding: findProgram('perl') !== undefined,
   });
 }
 

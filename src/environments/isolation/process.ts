@@ -27,6 +27,8 @@ const USER_HZ = 100;
 export class ProcessSandbox implements Sandbox {
   readonly kind = 'process' as const;
   readonly runtimeApiTransport = 'tcp' as const;
+  /** Code cannot be bound into a plain process: no pre-warmed sandboxes with this backend. */
+  readonly lateBinding = false;
   /** Unused by the TCP transport; a per-instance path so nothing collides if a caller makes use of it. */
   readonly socketRoot: string;
   private readonly live = new Set<ProcessEnvironment>();
@@ -43,6 +45,7 @@ export class ProcessSandbox implements Sandbox {
   async start(spec: SandboxSpec): Promise<SandboxProcess> {
     if (this.closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'the sandbox is closed');
     validateSpec(spec);
+    if (spec.codeDir === undefined) throw new SandboxError('ERR_SANDBOX_INVALID_SPEC', 'the process sandbox needs codeDir (no late binding)');
     const [program, ...args] = spec.command.map((arg) => toHostPath(arg, spec));
     if (program === undefined) throw new Error('assertion failed: validateSpec refuses an empty command');
     // detached: its own process group, so freeze/thaw/destroy reach the command's children too.

@@ -15,6 +15,7 @@ export function validateSpec(spec: SandboxSpec): void {
       invalid(`environment variable '${key}' cannot be passed to a process`);
     }
   }
+  if (spec.codeDir === undefined && spec.optDir !== undefined) invalid('optDir without codeDir (late binding binds both)');
   for (const dir of [spec.codeDir, spec.optDir, spec.runtimeDir]) {
     if (dir !== undefined && !path.isAbsolute(dir)) invalid(`'${dir}' is not an absolute path`);
   }

@@ -41,6 +41,19 @@ test('with an empty environment every setting takes its documented default', () 
     asyncQueueMaxBytes: 512 * 1024 * 1024,
     asyncMaxParallel: 32,
     asyncRetryDelaysMs: [60000, 120000],
+    prewarmPerKey: 1,
+    prewarmMaxKeys: 8,
+  });
+});
+
+test('KINDLING_PREWARM and KINDLING_PREWARM_KEYS are read and bounded', () => {
+  const config = loadConfig({ KINDLING_PREWARM: '0', KINDLING_PREWARM_KEYS: '3' }, {}, '/srv/app');
+  assert.equal(config.prewarmPerKey, 0);
+  assert.equal(config.prewarmMaxKeys, 3);
+  assert.throws(() => loadConfig({ KINDLING_PREWARM: '17', KINDLING_PREWARM_KEYS: '0' }, {}, '/srv/app'), (error: Error) => {
+    assert.match(error.message, /KINDLING_PREWARM="17"/);
+    assert.match(error.message, /KINDLING_PREWARM_KEYS="0"/);
+    return true;
   });
 });
 

@@ -45,6 +45,26 @@ export class RuntimeClient {
     return res;
   }
 
+  /**
+   * Pre-warmed environments only (Kindling's own endpoint, not Lambda's): waits until the platform binds this sandbox
+   * to a function and returns its settings, { env }. Answered once; anything but 200 means the runtime must exit.
+   */
+  async binding() {
+    const res = await this.#send('GET', '/kindling/binding', undefined, undefined);
+    if (res.status !== 200) throw new RuntimeApiUnavailable(`GET /kindling/binding answered ${res.status}: ${res.body}`);
+    return JSON.parse(res.body);
+  }
+
+  /**
+   * Pre-warmed environments only, before they wait for their function: one GET and one POST that the Runtime API
+   * answers 404, so that the code paths of a request with and without a body and of reading an answer are compiled
+   * now (a few milliseconds in a fresh process) rather than in the function's Init Duration and first invocation.
+   */
+  async warmUp() {
+    await this.#send('GET', '/kindling/warm-up', undefined, undefined);
+    await this.#send('POST', '/kindling/warm-up', { 'content-type': 'application/json', 'content-length': 2 }, '{}');
+  }
+
   /** Posts an already serialised JSON result. */
   postResponse(requestId, json) {
     return this.#post(`${PREFIX}/invocation/${encodeURIComponent(requestId)}/response`, json, undefined);

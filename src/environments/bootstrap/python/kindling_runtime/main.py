@@ -1,8 +1,16 @@
-"""Init (import the handler) then the invocation loop: GET /next, call the handler, POST the answer."""
+"""Init (import the handler) then the invocation loop: GET /next, call the handler, POST the answer.
 
+Pre-warmed (_KINDLING_BINDING=1): started before any function was chosen, with an empty /var/task and an
+environment that holds nothing of a function; it waits at GET /kindling/binding until the platform has
+bound a function's code at /var/task and /opt and answers with the function's environment, which then
+replaces ours entirely before init goes on.
+"""
+
+import importlib
 import json
 import os
 import sys
+import time
 
 from .context import LambdaContext
 from .errors import MARSHAL_ERROR, UNMARSHAL_ERROR, FaultError, exception_result
@@ -19,6 +27,7 @@ def main():
     # removed before any user code runs, so the function and its child processes see only
     # AWS_LAMBDA_RUNTIME_API, as on Lambda.
     socket_path = env.pop("_KINDLING_RUNTIME_API_SOCKET", None)
+    prewarmed = env.pop("_KINDLING_BINDING", None) == "1"
     address = env.get("AWS_LAMBDA_RUNTIME_API")
     if not socket_path and not address:
         sys.stderr.write("[kindling] AWS_LAMBDA_RUNTIME_API is not set\n")
@@ -29,11 +38,24 @@ def main():
         sys.stderr.write("[kindling] AWS_LAMBDA_RUNTIME_API: %s\n" % e)
         return 1
     try:
+        if prewarmed:
+            _await_binding(api, env)
         return _run(api, env)
     except RuntimeApiError as e:
         # The platform closed the API (environment shutting down) or is broken: nothing left to do.
         sys.stderr.write("[kindling] %s\n" % e)
         return 1
+
+
+def _await_binding(api, env):
+    bound = api.binding()
+    env.clear()
+    env.update(bound["env"])
+    # The cwd is still the empty directory the code was mounted over; the import system may have seen
+    # /var/task and /opt empty, and TZ is read by the C library only when told.
+    os.chdir(env.get("LAMBDA_TASK_ROOT") or "/var/task")
+    importlib.invalidate_caches()
+    time.tzset()
 
 
 def _run(api, env):

@@ -58,6 +58,14 @@ class RuntimeApiClient:
             raise RuntimeApiError("GET /next answered without Lambda-Runtime-Aws-Request-Id")
         return invocation
 
+    def binding(self):
+        """Pre-warmed environments only (Kindling's own endpoint, not Lambda's): waits until the platform
+        binds this sandbox to a function; returns its settings, {"env": {...}}. Answered once."""
+        status, _, body = self._request("GET", "/kindling/binding")
+        if status != 200:
+            raise RuntimeApiError("GET /kindling/binding answered %d: %s" % (status, _excerpt(body)))
+        return json.loads(body)
+
     def post_response(self, request_id, body, content_type):
         path = "%s/invocation/%s/response" % (_BASE, _quote(request_id))
         self._post(path, body, {"Content-Type": content_type})
