@@ -2,6 +2,7 @@
  * Configuration: flags win over environment, environment over defaults. Parsed once in main/, every problem
  * reported at once, frozen. Every key is listed in docs/config.md (a test keeps the two in step).
  */
+import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { PlatformError } from '../shared/errors.js';
 import { defaultMaxMemoryMb, measureHostMemory, type HostMemory } from './host-memory.js';
@@ -26,6 +27,8 @@ export interface Config {
   keepAliveMs: number;
   /** Memory the node gives to execution environments (their MemorySize summed): the pool's capacity. */
   maxMemoryMb: number;
+  /** Environments starting at once at most (the others queue; a burst reuses the first ones). */
+  maxConcurrentStarts: number;
   /** How long an invocation waits for capacity before it is throttled. */
   placementWaitMs: number;
   freezeIdle: boolean;
@@ -70,6 +73,7 @@ export const CONFIG_KEYS = [
   'KINDLING_ASYNC_QUEUE_MAX_MB',
   'KINDLING_ASYNC_MAX_PARALLEL',
   'KINDLING_ASYNC_RETRY_DELAYS_MS',
+  'KINDLING_MAX_CONCURRENT_STARTS',
   'KINDLING_PREWARM',
   'KINDLING_PREWARM_KEYS',
 ] as const;
@@ -159,6 +163,8 @@ export function loadConfig(
   if (asyncRetryDelaysMs.length === 0 || asyncRetryDelaysMs.some((ms) => ms > 86_400_000)) {
     problems.push(`KINDLING_ASYNC_RETRY_DELAYS_MS=${JSON.stringify(retryRaw)}: expected comma-separated delays in ms (each at most 86400000), e.g. 60000,120000`);
   }
+  const startsRaw = pick(undefined, 'KINDLING_MAX_CONCURRENT_STARTS', '');
+  const maxConcurrentStarts = startsRaw === '' ? defaultConcurrentStarts() : integer('KINDLING_MAX_CONCURRENT_STARTS', startsRaw, 1, 1024);
   const prewarmPerKey = integer('KINDLING_PREWARM', pick(undefined, 'KINDLING_PREWARM', '1'), 0, 16);
   const prewarmMaxKeys = integer('KINDLING_PREWARM_KEYS', pick(undefined, 'KINDLING_PREWARM_KEYS', '8'), 1, 256);
 
@@ -183,10 +189,16 @@ export function loadConfig(
     asyncQueueMaxBytes: asyncQueueMaxMb * 1024 * 1024,
     asyncMaxParallel,
     asyncRetryDelaysMs,
+    maxConcurrentStarts,
     prewarmPerKey,
     prewarmMaxKeys,
   };
   if (accessKeyId !== undefined) config.accessKeyId = accessKeyId;
   if (secretAccessKey !== undefined) config.secretAccessKey = secretAccessKey;
   return Object.freeze(config);
+}
+
+/** Two starts per core: enough to keep the cores busy while a start waits on I/O, few enough that inits stay short. */
+export function defaultConcurrentStarts(): number {
+  return Math.max(2, 2 * availableParallelism());
 }

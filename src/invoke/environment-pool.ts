@@ -14,6 +14,7 @@ import type { EnvironmentTarget, ExecutionEnvironment } from '../environments/ex
 import type { FunctionReservation } from '../store/store.js';
 import { InvokeError, ThrottledError } from './errors.js';
 import { place, type EnvironmentView, type Placement, type PoolSnapshot, type Reservation } from './placement.js';
+import { StartGate } from './start-gate.js';
 import { WaitingRequests, type Pending } from './waiting-requests.js';
 
 export interface EnvironmentPoolDeps {
@@ -27,6 +28,8 @@ export interface EnvironmentPoolDeps {
   accountConcurrencyLimit: number;
   /** How many environments may exist at once (the size of the sandbox uid range); unbounded if absent. */
   maxEnvironments?: number;
+  /** How many environments may be starting at once (start-gate.ts); unbounded if absent. */
+  maxConcurrentStarts?: number;
   /** Pre-started generic sandboxes (PREWARM): their memory counts as used; released first when capacity is short. */
   spares?: { memoryMb(): number; release(mb: number): Promise<number> };
   /** A provisioned environment died (crash, timeout, OOM) and was destroyed: PC starts a replacement. */
@@ -85,11 +88,13 @@ export class EnvironmentPool {
   readonly #reservations = new Map<string, Reservation>();
   /** The newest environment key seen per function version: older keys drain. */
   readonly #current = new Map<string, string>();
+  readonly #gate: StartGate | undefined;
   #seq = 0;
   #closed = false;
 
   constructor(deps: EnvironmentPoolDeps) {
     this.#deps = deps;
+    this.#gate = deps.maxConcurrentStarts === undefined ? undefined : new StartGate(deps.maxConcurrentStarts);
   }
 
   /**
@@ -192,6 +197,7 @@ export class EnvironmentPool {
       throw new ThrottledError('ConcurrentInvocationLimitExceeded', `the node has no capacity for another ${version.settings.memorySizeMb} MB environment`);
     }
     const entry = await this.#start(target, decision, true);
+    if (!entry) throw new Error('assertion failed: a provisioned start is always wanted');
     this.#recycle(entry);
     this.#pump();
     return entry.env;
@@ -243,9 +249,11 @@ export class EnvironmentPool {
       return;
     }
     this.#waiting.starting(pending);
-    this.#start(pending.target, decision, false).then(
+    this.#start(pending.target, decision, false, () => this.#waiting.isStarting(pending)).then(
       (entry) => {
-        if (this.#waiting.take(pending)) {
+        if (!entry) {
+          // Served by a released environment while its start waited at the gate: nothing was started.
+        } else if (this.#waiting.take(pending)) {
           pending.resolve(entry.env);
         } else {
           // It took a warm environment of its key meanwhile: this one serves the next request or goes idle.
@@ -264,8 +272,16 @@ export class EnvironmentPool {
     );
   }
 
-  /** Starts an environment after making room; its memory counts from the decision on. The entry comes back busy. */
-  async #start(target: EnvironmentTarget, decision: Extract<Placement, { kind: 'start' }>, provisioned: boolean): Promise<Entry> {
+  /**
+   * Starts an environment after making room; its memory counts from the decision on. The entry comes back busy, or
+   * undefined when `stillWanted` says at the gate that the request was served meanwhile.
+   */
+  async #start(
+    target: EnvironmentTarget,
+    decision: Extract<Placement, { kind: 'start' }>,
+    provisioned: boolean,
+    stillWanted: () => boolean = () => true,
+  ): Promise<Entry | undefined> {
     const version = target.version;
     const starting: Starting = {
       id: `starting-${++this.#seq}`,
@@ -283,7 +299,15 @@ export class EnvironmentPool {
       await Promise.allSettled(evicted.map((entry) => this.#remove(entry)));
       if (decision.releaseSpareMb > 0 && this.#deps.spares) await this.#deps.spares.release(decision.releaseSpareMb);
       if (this.#closed) throw shuttingDown();
-      const env = await this.#deps.start(target);
+      const leave = this.#gate === undefined ? () => {} : await this.#gate.enter();
+      let env: ExecutionEnvironment;
+      try {
+        if (this.#closed) throw shuttingDown();
+        if (!stillWanted()) return undefined;
+        env = await this.#deps.start(target);
+      } finally {
+        leave();
+      }
       const entry: Entry = {
         env,
         key: starting.key,

@@ -36,6 +36,11 @@ export class WaitingRequests {
     this.#starting.push(pending);
   }
 
+  /** Whether it still waits for its own cold start (not served by a released environment meanwhile). */
+  isStarting(pending: Pending): boolean {
+    return this.#starting.includes(pending);
+  }
+
   /** Removes the request; false if it was no longer waiting (already served). */
   take(pending: Pending): boolean {
     clearTimeout(pending.timer);

@@ -140,6 +140,7 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       accountConcurrencyLimit: config.concurrencyLimit,
       // One host uid per environment.
       maxEnvironments: config.uidRange[1] - config.uidRange[0] + 1,
+      maxConcurrentStarts: config.maxConcurrentStarts,
       onProvisionedLost: (env) => provisioned?.onProvisionedLost(env),
       ...(spares ? { spares } : {}),
     });

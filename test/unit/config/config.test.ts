@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_KEYS, ConfigError, loadConfig } from '../../../src/config/config.js';
+import { CONFIG_KEYS, ConfigError, defaultConcurrentStarts, loadConfig } from '../../../src/config/config.js';
 
 const CWD = '/srv/app';
 const CONFIG_DOC = fileURLToPath(new URL('../../../docs/config.md', import.meta.url));
@@ -41,9 +41,16 @@ test('with an empty environment every setting takes its documented default', () 
     asyncQueueMaxBytes: 512 * 1024 * 1024,
     asyncMaxParallel: 32,
     asyncRetryDelaysMs: [60000, 120000],
+    maxConcurrentStarts: defaultConcurrentStarts(),
     prewarmPerKey: 1,
     prewarmMaxKeys: 8,
   });
+});
+
+test('KINDLING_MAX_CONCURRENT_STARTS defaults to two per core and is bounded', () => {
+  assert.ok(defaultConcurrentStarts() >= 2);
+  assert.equal(loadConfig({ KINDLING_MAX_CONCURRENT_STARTS: '3' }, {}, CWD).maxConcurrentStarts, 3);
+  assert.throws(() => loadConfig({ KINDLING_MAX_CONCURRENT_STARTS: '0' }, {}, CWD), /KINDLING_MAX_CONCURRENT_STARTS="0"/);
 });
 
 test('KINDLING_PREWARM and KINDLING_PREWARM_KEYS are read and bounded', () => {

@@ -67,6 +67,7 @@ function pool(options: { room?: number; gated?: boolean; placementWaitMs?: numbe
     placementWaitMs: options.placementWaitMs ?? 10_000,
     accountConcurrencyLimit: options.limit ?? 1000,
     ...(options.spares ? { spares: options.spares } : {}),
+    ...(options.maxConcurrentStarts === undefined ? {} : { maxConcurrentStarts: options.maxConcurrentStarts }),
     ...(options.onProvisionedLost ? { onProvisionedLost: options.onProvisionedLost } : {}),
   });
   /** Resolves when `n` starts are waiting at their gate. */
@@ -207,4 +208,29 @@ test('provisioned environments are preferred, never reclaimed, reported when los
   p.release(second);
   assert.equal(fake(second).destroyed, true);
   assert.deepEqual(lost, [prov.id], 'a retired environment is not reported lost');
+});
+
+test('with a start gate, at most N environments start at once; a request still at the gate is served by a released environment and starts nothing', async (t) => {
+  const { p, started, gates, gatesWaiting } = pool({ gated: true, maxConcurrentStarts: 1 });
+  t.after(() => p.close());
+  const first = p.acquire(target());
+  const second = p.acquire(target());
+  const third = p.acquire(target());
+  await gatesWaiting(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(gates.length, 1, 'one start under way, two requests queued at the gate');
+  assert.equal(p.size, 3, 'the queued starts hold their place (and memory) in the pool');
+  gates[0]!();
+  const a = await first;
+  await gatesWaiting(2); // the slot passed to the second request's start
+  p.release(a);
+  assert.equal(await second, a, 'the warm environment came before the second start finished');
+  p.release(a);
+  assert.equal(await third, a, 'the third request, still at the gate, took it too');
+  gates[1]!();
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(gates.length, 2, 'no start was made for the request served at the gate');
+  assert.equal(started.length, 2);
+  assert.equal(p.size, 2, 'the second start went idle');
 });
