@@ -108,6 +108,13 @@ export class SparePool {
     return spare;
   }
 
+  /** Whether take(version) would hand out a spare now (nothing is wanted or started by asking). */
+  readyFor(version: FunctionVersion): boolean {
+    const key = spareKeyOf(version);
+    if (!this.enabled || this.#closed || 'ineligible' in key) return false;
+    return (this.#keys.get(key.id)?.ready.length ?? 0) > 0;
+  }
+
   /** Brackets a real environment start: no spare starts while one is under way. */
   async starting<T>(start: () => Promise<T>): Promise<T> {
     this.#starts += 1;
@@ -126,12 +133,18 @@ export class SparePool {
     return mb;
   }
 
-  /** Destroys ready spares, least recently wanted keys first, until `mb` is freed or none is left. Returns the MB freed. */
-  async release(mb: number): Promise<number> {
+  /**
+   * Destroys ready spares, least recently wanted keys first, until `mb` is freed or none is left. Returns the MB freed.
+   * With `keepFor`, one ready spare of that version's key stays: the start that asked for room is about to take it.
+   */
+  async release(mb: number, keepFor?: FunctionVersion): Promise<number> {
     let freed = 0;
     const victims: Spare[] = [];
+    const kept = keepFor === undefined ? undefined : spareKeyOf(keepFor);
+    const keptId = kept === undefined || 'ineligible' in kept ? undefined : kept.id;
     for (const state of [...this.#keys.values()].sort((a, b) => a.lastWantedMs - b.lastWantedMs)) {
-      while (freed < mb && state.ready.length > 0) {
+      const keep = state.key.id === keptId ? 1 : 0;
+      while (freed < mb && state.ready.length > keep) {
         victims.push(state.ready.pop()!);
         freed += state.key.memoryMb;
         state.held = true;

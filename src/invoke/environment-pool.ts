@@ -31,7 +31,13 @@ export interface EnvironmentPoolDeps {
   /** How many environments may be starting at once (start-gate.ts); unbounded if absent. */
   maxConcurrentStarts?: number;
   /** Pre-started generic sandboxes (PREWARM): their memory counts as used; released first when capacity is short. */
-  spares?: { memoryMb(): number; release(mb: number): Promise<number> };
+  spares?: {
+    memoryMb(): number;
+    /** Frees `mb` of spares; with `keepFor`, the spare that version's start is about to take stays. */
+    release(mb: number, keepFor?: FunctionVersion): Promise<number>;
+    /** A spare for this version is ready: starting it converts the spare's memory instead of adding memory. */
+    readyFor?(version: FunctionVersion): boolean;
+  };
   /** A provisioned environment died (crash, timeout, OOM) and was destroyed: PC starts a replacement. */
   onProvisionedLost?(env: ExecutionEnvironment): void;
 }
@@ -117,6 +123,7 @@ export class EnvironmentPool {
       ...(demand.reservedConcurrency === undefined ? {} : { reservedConcurrency: demand.reservedConcurrency }),
       admitted: false,
       queuedAhead: this.#waiting.queuedCount,
+      spareReady: this.#spareReady(version),
     });
     if (decision.kind === 'throttle') {
       this.#deps.log.debug({ functionName: version.functionName, reason: decision.reason }, 'invocation throttled');
@@ -191,6 +198,7 @@ export class EnvironmentPool {
       admitted: true,
       provisioned: true,
       queuedAhead: 0,
+      spareReady: this.#spareReady(version),
     });
     if (decision.kind === 'use') throw new Error('placement handed an idle environment to a provisioned start');
     if (decision.kind !== 'start') {
@@ -297,7 +305,7 @@ export class EnvironmentPool {
     try {
       const evicted = decision.evict.map((id) => this.#entries.get(id)).filter((e): e is Entry => e !== undefined);
       await Promise.allSettled(evicted.map((entry) => this.#remove(entry)));
-      if (decision.releaseSpareMb > 0 && this.#deps.spares) await this.#deps.spares.release(decision.releaseSpareMb);
+      if (decision.releaseSpareMb > 0 && this.#deps.spares) await this.#deps.spares.release(decision.releaseSpareMb, version);
       if (this.#closed) throw shuttingDown();
       const leave = this.#gate === undefined ? () => {} : await this.#gate.enter();
       let env: ExecutionEnvironment;
@@ -376,6 +384,7 @@ export class EnvironmentPool {
         ...(pending.reservedConcurrency === undefined ? {} : { reservedConcurrency: pending.reservedConcurrency }),
         admitted: true,
         queuedAhead: ahead,
+        spareReady: this.#spareReady(pending.target.version),
       });
       if (decision.kind === 'wait') {
         ahead += 1;
@@ -413,6 +422,10 @@ export class EnvironmentPool {
       reservations: this.#reservations,
       inFlight: this.#inFlight,
     };
+  }
+
+  #spareReady(version: FunctionVersion): boolean {
+    return this.#deps.spares?.readyFor?.(version) ?? false;
   }
 
   #leave(fn: string): void {

@@ -15,6 +15,8 @@
  * - held back = min(capacity, Σ over OTHER reserved functions f of max(0, R_f − environments_f) × MemorySize_f):
  *   a reserved function can always start up to R environments however hard others push, and its own share is
  *   not held back from itself;
+ * - a start that takes a ready spare of its runtime and memory size converts the spare's memory rather than adding
+ *   to it (and that spare is never the one released to make room);
  * - when short, spare sandboxes are released first, then idle on-demand environments are evicted, least recently
  *   used first across all functions (never busy, starting or provisioned ones, and never an environment that a
  *   reserved function's guarantee would claim straight back: evicting it would free nothing);
@@ -71,6 +73,11 @@ export interface PlacementRequest {
   provisioned?: boolean;
   /** Requests still waiting for capacity that arrived before this one. */
   queuedAhead: number;
+  /**
+   * A pre-started spare of this request's runtime and memory size is ready: a start takes it, so its memory (counted
+   * in spareMb) becomes the environment's instead of being added, and it is not among the spares to release.
+   */
+  spareReady?: boolean;
 }
 
 export type Placement =
@@ -99,12 +106,13 @@ export function place(snapshot: PoolSnapshot, request: PlacementRequest): Placem
   if (request.queuedAhead > 0 && !guaranteed) return { kind: 'wait' };
 
   const used = snapshot.environments.reduce((sum, env) => sum + env.memoryMb, 0);
+  const converted = request.spareReady === true ? Math.min(request.memoryMb, snapshot.spareMb) : 0;
   const free = snapshot.capacityMb - used - snapshot.spareMb - heldBackMb(snapshot.capacityMb, others, counts);
-  let memoryShort = request.memoryMb - free;
+  let memoryShort = request.memoryMb - converted - free;
   let slotsShort = snapshot.environments.length + 1 - snapshot.maxEnvironments;
   if (memoryShort <= 0 && slotsShort <= 0) return { kind: 'start', evict: [], releaseSpareMb: 0 };
 
-  const releaseSpareMb = Math.min(snapshot.spareMb, Math.max(0, memoryShort));
+  const releaseSpareMb = Math.min(snapshot.spareMb - converted, Math.max(0, memoryShort));
   memoryShort -= releaseSpareMb;
   const evict: string[] = [];
   for (const env of evictionOrder(snapshot.environments)) {

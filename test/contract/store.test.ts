@@ -443,6 +443,27 @@ for (const make of [makeSqlite]) {
       );
     });
 
+    test('listReservations read after every kind of write sees that write (nothing stale is served)', async (t) => {
+      const { store } = await openWorld(t);
+      const settings = (memorySizeMb: number) => ({ settings: { ...someSettings(), memorySizeMb } });
+      const read = async () => (await store.functions.listReservations(ACCOUNT)).map((r) => `${r.functionName}:${r.reservedConcurrency}:${r.memorySizeMb}`);
+      await createFunction(store, 'a', { latest: settings(256) });
+      assert.deepEqual(await read(), []);
+      await store.functions.setReservedConcurrency(ACCOUNT, 'a', 3);
+      assert.deepEqual(await read(), ['a:3:256']);
+      const mutated = await store.functions.listReservations(ACCOUNT);
+      mutated[0]!.reservedConcurrency = 99;
+      assert.deepEqual(await read(), ['a:3:256'], 'a caller changing its copy changes nothing');
+      await store.functions.saveLatest(aVersion({ functionName: 'a', ...settings(512) }));
+      assert.deepEqual(await read(), ['a:3:512']);
+      await store.functions.setReservedConcurrency(ACCOUNT, 'a', undefined);
+      assert.deepEqual(await read(), []);
+      await store.functions.setReservedConcurrency(ACCOUNT, 'a', 1);
+      assert.deepEqual(await read(), ['a:1:512']);
+      await store.functions.deleteFunction(ACCOUNT, 'a');
+      assert.deepEqual(await read(), []);
+    });
+
     test('setTags replaces the whole tag map of a function', async (t) => {
       const { store } = await openWorld(t);
       await createFunction(store, 'fn');

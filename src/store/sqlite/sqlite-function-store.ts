@@ -8,10 +8,24 @@ import type { Statements } from './statements.js';
 import { checkRevision, notFound, type Transactions } from './transactions.js';
 
 export class SqliteFunctionStore implements FunctionStore {
+  /**
+   * listReservations per account, read on every invocation: kept until the next write of this store, which is the
+   * only writer of the functions and function_versions tables (better-sqlite3 is synchronous: no read interleaves).
+   */
+  readonly #reservations = new Map<string, FunctionReservation[]>();
+
   constructor(
     private readonly tx: Transactions,
     private readonly sql: Statements,
   ) {}
+
+  #write<T>(body: () => T): T {
+    try {
+      return this.tx.write(body);
+    } finally {
+      this.#reservations.clear();
+    }
+  }
 
   async createFunction(fn: FunctionRecord, latest: FunctionVersion, published?: FunctionVersion): Promise<void> {
     assert.equal(latest.version, LATEST);
@@ -19,7 +33,7 @@ export class SqliteFunctionStore implements FunctionStore {
       assert.ok(v.accountId === fn.accountId && v.functionName === fn.functionName, 'version of another function');
     }
     const publishedNumber = published ? toVersionNumber(published.version) : 0;
-    this.tx.write(() => {
+    this.#write(() => {
       this.sql.insertFunction.run({
         account_id: fn.accountId,
         function_name: fn.functionName,
@@ -46,7 +60,7 @@ export class SqliteFunctionStore implements FunctionStore {
 
   async deleteFunction(accountId: string, functionName: string): Promise<boolean> {
     const key = { accountId, functionName };
-    return this.tx.write(() => {
+    return this.#write(() => {
       this.sql.deletePoliciesOfFunction.run(key);
       this.sql.deleteAliasesOfFunction.run(key);
       this.sql.deleteVersionsOfFunction.run(key);
@@ -75,7 +89,7 @@ export class SqliteFunctionStore implements FunctionStore {
   async saveLatest(next: FunctionVersion, expectedRevisionId?: string): Promise<void> {
     assert.equal(next.version, LATEST);
     const key = { accountId: next.accountId, functionName: next.functionName, version: LATEST };
-    this.tx.write(() => {
+    this.#write(() => {
       const current = this.sql.findVersion.get(key);
       if (!current) throw notFound(`function ${next.functionName}`);
       checkRevision(current.revision_id, expectedRevisionId);
@@ -90,7 +104,7 @@ export class SqliteFunctionStore implements FunctionStore {
     patch: Pick<FunctionVersion, 'state' | 'stateReason' | 'stateReasonCode' | 'lastUpdateStatus' | 'lastUpdateStatusReason' | 'lastUpdateStatusReasonCode'>,
   ): Promise<void> {
     // The patch replaces all six fields: a reason left out is cleared, as when Pending becomes Active.
-    const changes = this.tx.write(
+    const changes = this.#write(
       () =>
         this.sql.updateVersionState.run({
           accountId,
@@ -114,7 +128,7 @@ export class SqliteFunctionStore implements FunctionStore {
     build: (versionNumber: number) => FunctionVersion,
   ): Promise<FunctionVersion> {
     const key = { accountId, functionName };
-    return this.tx.write(() => {
+    return this.#write(() => {
       const fn = this.sql.findFunction.get(key);
       if (!fn) throw notFound(`function ${functionName}`);
       if (expectedLatestRevisionId !== undefined) {
@@ -133,7 +147,7 @@ export class SqliteFunctionStore implements FunctionStore {
 
   async deleteVersion(accountId: string, functionName: string, version: string): Promise<boolean> {
     assert.notEqual(version, LATEST, '$LATEST is deleted with its function');
-    return this.tx.write(() => {
+    return this.#write(() => {
       this.sql.deletePolicy.run({ accountId, functionName, qualifier: version });
       return this.sql.deleteVersion.run({ accountId, functionName, version }).changes > 0;
     });
@@ -144,7 +158,7 @@ export class SqliteFunctionStore implements FunctionStore {
   }
 
   async setReservedConcurrency(accountId: string, functionName: string, value: number | undefined): Promise<void> {
-    const { changes } = this.tx.write(() =>
+    const { changes } = this.#write(() =>
       this.sql.setReservedConcurrency.run({ accountId, functionName, value: value ?? null }),
     );
     if (changes === 0) throw notFound(`function ${functionName}`);
@@ -158,11 +172,17 @@ export class SqliteFunctionStore implements FunctionStore {
   }
 
   async listReservations(accountId: string): Promise<FunctionReservation[]> {
-    return this.tx.read(() => this.sql.listReservations.all({ accountId }));
+    let reservations = this.#reservations.get(accountId);
+    if (reservations === undefined) {
+      reservations = this.tx.read(() => this.sql.listReservations.all({ accountId }));
+      this.#reservations.set(accountId, reservations);
+    }
+    // A copy: callers may keep or change what they get.
+    return reservations.map((r) => ({ ...r }));
   }
 
   async setTags(accountId: string, functionName: string, tags: Record<string, string>): Promise<void> {
-    const { changes } = this.tx.write(() =>
+    const { changes } = this.#write(() =>
       this.sql.setTags.run({ accountId, functionName, tagsJson: JSON.stringify(tags) }),
     );
     if (changes === 0) throw notFound(`function ${functionName}`);

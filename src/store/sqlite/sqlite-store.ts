@@ -62,12 +62,7 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#logDb = logDb;
     const sql = prepareStatements(db);
-    const tx: Transactions = {
-      read: (body) => this.#run(() => db.transaction(body).deferred()),
-      // IMMEDIATE takes the write lock up front: a deferred read-then-write could fail with SQLITE_BUSY
-      // instead of waiting out busy_timeout when another connection writes in between.
-      write: (body) => this.#run(() => db.transaction(body).immediate()),
-    };
+    const tx = transactionsOf(db, (run) => this.#run(run));
     this.functions = new SqliteFunctionStore(tx, sql);
     this.aliases = new SqliteAliasStore(tx, sql);
     this.policies = new SqlitePolicyStore(tx, sql);
@@ -76,10 +71,7 @@ export class SqliteStore implements Store {
     this.asyncEvents = new SqliteAsyncEventStore(tx, db);
     this.eventInvokeConfigs = new SqliteEventInvokeConfigStore(tx, db);
     this.provisioned = new SqliteProvisionedStore(tx, db);
-    const logTx: Transactions = {
-      read: (body) => this.#run(() => logDb.transaction(body).deferred(), logDb),
-      write: (body) => this.#run(() => logDb.transaction(body).immediate(), logDb),
-    };
+    const logTx = transactionsOf(logDb, (run) => this.#run(run, logDb));
     this.logs = new SqliteLogStore(logTx, logDb);
   }
 
@@ -289,4 +281,18 @@ class SqliteCodeReferences implements CodeReferences {
   async referencedLayerLists(): Promise<string[][]> {
     return this.tx.read(() => this.sql.referencedLayerLists.all()).map((json) => JSON.parse(json) as string[]);
   }
+}
+
+/**
+ * Reads run DEFERRED; writes IMMEDIATE, which takes the write lock up front (a deferred read-then-write could fail
+ * with SQLITE_BUSY instead of waiting out busy_timeout when another connection writes in between). One transaction
+ * function per connection, made once: better-sqlite3 builds a wrapper per db.transaction() call, which cost more than
+ * the invoke path's whole query.
+ */
+function transactionsOf(db: Database.Database, run: <T>(body: () => T) => T): Transactions {
+  const inTransaction = db.transaction((body: () => unknown): unknown => body());
+  return {
+    read: <T>(body: () => T) => run(() => inTransaction.deferred(body) as T),
+    write: <T>(body: () => T) => run(() => inTransaction.immediate(body) as T),
+  };
 }

@@ -169,3 +169,23 @@ test('a key not wanted for the keep-alive period is dropped with its spares', as
   assert.equal(await destroyed, sandbox.started[0]!.id);
   assert.deepEqual(pool.stats().keys, []);
 });
+
+test('readyFor tells whether a start would take a spare; release with keepFor keeps that spare and frees the others', async (t) => {
+  const { pool, settled, advance } = await world(t);
+  const small = version('nodejs20.x', 128);
+  const large = version('python3.11', 256);
+  assert.equal(pool.readyFor(small), false);
+  pool.want(small);
+  await settled(1);
+  advance(1);
+  pool.want(large);
+  await settled(2);
+  assert.equal(pool.readyFor(small), true);
+  assert.equal(pool.readyFor(version('provided.al2023', 128)), false);
+  assert.equal(await pool.release(10_000, small), 256, 'only the other key\'s spare was released');
+  assert.equal(pool.readyFor(small), true);
+  assert.equal(pool.readyFor(large), false);
+  const spare = pool.take(small);
+  assert.ok(spare, 'the kept spare is still there for the start');
+  await Promise.all([spare.process.destroy(), spare.api.close()]);
+});

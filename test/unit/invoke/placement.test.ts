@@ -148,3 +148,20 @@ test('an idle environment a reservation would claim straight back is not evicted
     releaseSpareMb: 0,
   });
 });
+
+test('a start that takes a ready spare of its key converts the spare memory: it fits without releasing that spare', () => {
+  // 1024 MB: 7 × 128 used by idle environments of another function, one 128 MB spare (this request's key) → 0 free.
+  const environments = Array.from({ length: 7 }, (_, i) => env(`g${i}`, { functionId: 'a/g', lastUsedMs: i }));
+  const full = snapshot({ environments, spareMb: 128 });
+  assert.deepEqual(place(full, request({ spareReady: true })), { kind: 'start', evict: [], releaseSpareMb: 0 });
+  // Without a ready spare of its own key, the spare (someone else's) is released to make room.
+  assert.deepEqual(place(full, request()), { kind: 'start', evict: [], releaseSpareMb: 128 });
+  // Two spares (256 MB), one of them this request's: the other one goes, not the one being taken.
+  const fuller = snapshot({ environments: [...environments, env('g7', { functionId: 'a/g', lastUsedMs: 7 })], capacityMb: 1280, spareMb: 256 });
+  assert.deepEqual(place(fuller, request({ spareReady: true })), { kind: 'start', evict: [], releaseSpareMb: 0 });
+  assert.deepEqual(place(snapshot({ environments: [...environments, env('g7', { functionId: 'a/g', lastUsedMs: 7 })], capacityMb: 1152, spareMb: 256 }), request({ spareReady: true })), {
+    kind: 'start',
+    evict: [],
+    releaseSpareMb: 128,
+  });
+});
