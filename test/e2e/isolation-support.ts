@@ -276,8 +276,9 @@ export async function remainsOf(instance: Instance, parents: readonly string[], 
     .filter(
       (p) =>
         p.cgroup.includes(`/${instance.cgroupName}/${envId}\n`) ||
-        // A uid freed here may already serve another server's environment (other suites run alongside).
-        (p.uids.some((uid) => uids.includes(uid)) && !otherInstance(p, instance)),
+        // A uid freed here may already serve another server's environment (other suites run alongside), or another
+        // environment of this instance (a restarted server hands reaped uids out again, e.g. to its new spares).
+        (p.uids.some((uid) => uids.includes(uid)) && !otherInstance(p, instance) && !otherEnvironment(p, instance, envId)),
     )
     .map((p) => `${p.pid} uid ${p.uids[0]}: ${p.cmdline}`);
   return {
@@ -288,6 +289,12 @@ export async function remainsOf(instance: Instance, parents: readonly string[], 
     // instance's shared _mnt and private _stage mounts live as long as the server and are checked after a close.
     mounts: await mountsMentioning([envId]),
   };
+}
+
+/** In the cgroup of another environment of the same instance: that environment's process, not a remain of this one. */
+function otherEnvironment(p: HostProcess, instance: Instance, envId: string): boolean {
+  const match = new RegExp(`/${instance.cgroupName}/([a-z0-9-]+)\n`).exec(p.cgroup);
+  return match !== null && match[1] !== envId;
 }
 
 function otherInstance(p: HostProcess, instance: Instance): boolean {

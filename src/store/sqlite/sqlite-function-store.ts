@@ -13,6 +13,11 @@ export class SqliteFunctionStore implements FunctionStore {
    * only writer of the functions and function_versions tables (better-sqlite3 is synchronous: no read interleaves).
    */
   readonly #reservations = new Map<string, FunctionReservation[]>();
+  /**
+   * findVersion results, read on every invocation, kept (deeply frozen: callers share them) until the next write of
+   * this store. Bounded: cleared whole when it grows past MAX_CACHED_VERSIONS.
+   */
+  readonly #versions = new Map<string, FunctionVersion | null>();
 
   constructor(
     private readonly tx: Transactions,
@@ -24,6 +29,7 @@ export class SqliteFunctionStore implements FunctionStore {
       return this.tx.write(body);
     } finally {
       this.#reservations.clear();
+      this.#versions.clear();
     }
   }
 
@@ -69,8 +75,14 @@ export class SqliteFunctionStore implements FunctionStore {
   }
 
   async findVersion(accountId: string, functionName: string, version: string): Promise<FunctionVersion | undefined> {
+    const key = `${accountId}\0${functionName}\0${version}`;
+    const cached = this.#versions.get(key);
+    if (cached !== undefined) return cached ?? undefined;
     const row = this.tx.read(() => this.sql.findVersion.get({ accountId, functionName, version }));
-    return row && toVersion(row);
+    const found = row === undefined ? null : deepFreeze(toVersion(row));
+    if (this.#versions.size >= MAX_CACHED_VERSIONS) this.#versions.clear();
+    this.#versions.set(key, found);
+    return found ?? undefined;
   }
 
   async listVersions(accountId: string, functionName: string, page: PageRequest): Promise<Page<FunctionVersion>> {
@@ -195,4 +207,14 @@ export class SqliteFunctionStore implements FunctionStore {
   async totalCodeSize(accountId: string): Promise<number> {
     return this.tx.read(() => this.sql.totalCodeSize.get({ accountId })) ?? 0;
   }
+}
+
+const MAX_CACHED_VERSIONS = 10_000;
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
