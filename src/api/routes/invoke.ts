@@ -10,6 +10,15 @@ const MAX_CLIENT_CONTEXT_BYTES = 3583;
 
 export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { functions, invoke, events, partition } = deps;
+  /** Stored durably before the 202: from here on the event runs at least once (LAMBDA_REFERENCE §7.1). */
+  const acceptEvent = (request: FastifyRequest, target: ReturnType<typeof functionTarget>, payload: Buffer) =>
+    events.accept({
+      accountId: request.accountId,
+      functionName: target.functionName,
+      ...(target.qualifier === undefined ? {} : { qualifier: target.qualifier }),
+      requestId: request.id,
+      payload,
+    });
 
   app.post(
     '/2015-03-31/functions/:FunctionName/invocations',
@@ -32,26 +41,14 @@ export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void 
       const payload = raw.length === 0 ? Buffer.from('{}') : checkJson(raw);
       const resolved = await functions.resolve(request.accountId, target.functionName, target.qualifier, { route: true });
       const { version } = resolved;
-      if (version.state !== 'Active') {
-        throw new ApiError(
-          'ResourceConflictException',
-          `The operation cannot be performed at this time. The function is currently in the following state: ${version.state}`,
-        );
-      }
+      assertActive(version);
       if (invocationType === 'DryRun') {
         void reply.status(204);
         return null;
       }
       if (invocationType === 'Event') {
         if (raw.length > MAX_ASYNC_PAYLOAD_BYTES) throw tooLarge(MAX_ASYNC_PAYLOAD_BYTES, 'InvokeFunction');
-        // Stored durably before the 202: from here on the event runs at least once (LAMBDA_REFERENCE §7.1).
-        await events.accept({
-          accountId: request.accountId,
-          functionName: target.functionName,
-          ...(target.qualifier === undefined ? {} : { qualifier: target.qualifier }),
-          requestId: request.id,
-          payload,
-        });
+        await acceptEvent(request, target, payload);
         return reply.status(202).send();
       }
       const result = await invoke.invoke({
@@ -79,19 +76,8 @@ export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void 
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const payload = raw.length === 0 ? Buffer.from('{}') : checkJson(raw);
       const { version } = await functions.resolve(request.accountId, target.functionName, target.qualifier);
-      if (version.state !== 'Active') {
-        throw new ApiError(
-          'ResourceConflictException',
-          `The operation cannot be performed at this time. The function is currently in the following state: ${version.state}`,
-        );
-      }
-      await events.accept({
-        accountId: request.accountId,
-        functionName: target.functionName,
-        ...(target.qualifier === undefined ? {} : { qualifier: target.qualifier }),
-        requestId: request.id,
-        payload,
-      });
+      assertActive(version);
+      await acceptEvent(request, target, payload);
       return reply.status(202).header('content-type', 'application/json').send(JSON.stringify({ Status: 202 }));
     },
   );
@@ -100,6 +86,16 @@ export function registerInvokeRoutes(app: FastifyInstance, deps: ApiDeps): void 
 /** Invoke's modelled error name (the SDK raises RequestTooLargeException) with AWS's message. */
 function tooLarge(limit: number, operation: string): ApiError {
   return new ApiError('RequestTooLargeException', `Request must be smaller than ${limit} bytes for the ${operation} operation`);
+}
+
+/** A function still being created or updated cannot be invoked yet (AWS answers the same conflict). */
+function assertActive(version: { state: string }): void {
+  if (version.state !== 'Active') {
+    throw new ApiError(
+      'ResourceConflictException',
+      `The operation cannot be performed at this time. The function is currently in the following state: ${version.state}`,
+    );
+  }
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {
