@@ -250,8 +250,11 @@ export interface AsyncEventStore {
   ): Promise<boolean>;
   /** Deletes the event and, in the same transaction, stores followUp (an event for a destination function). */
   finish(accountId: string, requestId: string, followUp?: AsyncEvent): Promise<void>;
-  /** The earliest dueMs of a waiting event. */
-  nextDueMs(): Promise<number | undefined>;
+  /**
+   * The earliest dueMs after `afterMs` of a waiting event. Events already due but held back (their function is at
+   * its concurrency) do not count: they come up when that function's attempt ends, and must not hide a later one.
+   */
+  nextDueMs(afterMs: number): Promise<number | undefined>;
   /**
    * At start: every event that was running is waiting again, due at nowMs. The first time this happens to an event
    * its interrupted attempt is not counted (it may run once more); the second time it is. Returns how many.

@@ -77,7 +77,12 @@ for (const make of [makeSqlite]) {
         order.push(e.requestId);
       }
       assert.deepEqual(order, ['first', 'b', 'a']);
-      assert.equal(await store.asyncEvents.nextDueMs(), T0 + 5000);
+      assert.equal(await store.asyncEvents.nextDueMs(T0 + 10), T0 + 5000);
+      // Only what is due after the given time: an event due already (held back by its function's cap) hides nothing.
+      await store.asyncEvents.enqueue(anEvent('held', { dueMs: T0 }));
+      assert.equal(await store.asyncEvents.nextDueMs(T0 + 10), T0 + 5000);
+      assert.equal(await store.asyncEvents.nextDueMs(T0 - 1), T0);
+      assert.equal(await store.asyncEvents.nextDueMs(T0 + 5000), undefined);
     });
 
     test('due functions are listed once each, by account and name, without running or future events', async (t) => {
@@ -141,7 +146,7 @@ for (const make of [makeSqlite]) {
       assert.equal(await reopened.asyncEvents.recoverRunning(T0 + 6), 1);
       const second = await reopened.asyncEvents.claimNext(ACCOUNT, 'fn', T0 + 6);
       assert.deepEqual(second && { id: second.requestId, attempts: second.attempts }, { id: 'r1', attempts: 1 });
-      assert.equal(await reopened.asyncEvents.nextDueMs(), T0 + 120_000);
+      assert.equal(await reopened.asyncEvents.nextDueMs(T0), T0 + 120_000);
     });
 
     test("deleting a function's events drops exactly them and their bytes; a reschedule then finds nothing", async (t) => {

@@ -169,8 +169,8 @@ export class EventQueue {
       }
       if (started === 0) break;
     }
-    const next = await events.nextDueMs();
-    if (next !== undefined && next > clock.now()) this.#arm(next);
+    const next = await events.nextDueMs(clock.now());
+    if (next !== undefined) this.#arm(next);
   }
 
   /** The due functions in round-robin order: those after the last one served first. */

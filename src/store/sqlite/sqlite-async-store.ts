@@ -60,7 +60,7 @@ const ASYNC_SQL = {
     WHERE ${EVENT_KEY}`,
   findBytes: `SELECT payload_bytes FROM async_events WHERE ${EVENT_KEY}`,
   deleteEvent: `DELETE FROM async_events WHERE ${EVENT_KEY}`,
-  nextDue: `SELECT MIN(due_ms) FROM async_events WHERE running = 0`,
+  nextDue: `SELECT MIN(due_ms) FROM async_events WHERE running = 0 AND due_ms > @afterMs`,
   // A first interruption gives the attempt back; a second one keeps it counted (the bound on attempts).
   recoverRunning: `UPDATE async_events SET running = 0, due_ms = @nowMs,
       attempts = CASE WHEN redone = 0 AND attempts > 0 THEN attempts - 1 ELSE attempts END, redone = 1
@@ -100,7 +100,7 @@ function prepareAsyncStatements(db: Database.Database) {
     ),
     findBytes: db.prepare<EventKey, number>(ASYNC_SQL.findBytes).pluck(),
     deleteEvent: db.prepare<EventKey>(ASYNC_SQL.deleteEvent),
-    nextDue: db.prepare<[], number | null>(ASYNC_SQL.nextDue).pluck(),
+    nextDue: db.prepare<{ afterMs: number }, number | null>(ASYNC_SQL.nextDue).pluck(),
     recoverRunning: db.prepare<{ nowMs: number }>(ASYNC_SQL.recoverRunning),
     functionBytes: db.prepare<FunctionKey, number>(ASYNC_SQL.functionBytes).pluck(),
     deleteFunctionEvents: db.prepare<FunctionKey>(ASYNC_SQL.deleteFunctionEvents),
@@ -224,8 +224,8 @@ export class SqliteAsyncEventStore implements AsyncEventStore {
     });
   }
 
-  async nextDueMs(): Promise<number | undefined> {
-    return this.#tx.read(() => this.#sql.nextDue.get() ?? undefined);
+  async nextDueMs(afterMs: number): Promise<number | undefined> {
+    return this.#tx.read(() => this.#sql.nextDue.get({ afterMs }) ?? undefined);
   }
 
   async recoverRunning(nowMs: number): Promise<number> {

@@ -267,3 +267,37 @@ test('a store failure around an attempt does not leave the event held: it comes 
   assert.deepEqual(h.seen.map((c) => c.functionName), ['fn']);
   assert.equal(await h.store.asyncEvents.queuedBytes(), 0);
 });
+
+test("an event held back by its function's cap does not hide other functions' later retries", async (t) => {
+  const h = await harness(t, { reserved: { capped: 1 } });
+  await h.accept('capped', { id: 'long' });
+  await h.accept('capped', { id: 'held' });
+  await h.accept('b', { id: 'b' });
+  await h.accept('c', { id: 'c' });
+  await h.queue.start();
+  await h.settle();
+  const open = (fn: string) => h.calls.find((c) => c.functionName === fn);
+  assert.deepEqual(h.calls.map((c) => c.functionName).sort(), ['b', 'c', 'capped'], "capped's second event waits for its first");
+  const take = (fn: string) => {
+    const call = open(fn);
+    assert.ok(call, `no open call of ${fn}`);
+    h.calls.splice(h.calls.indexOf(call), 1);
+    return call;
+  };
+  take('b').settle('error'); // retry due in 60 s
+  await h.settle();
+  await h.clock.tick(30_000);
+  take('c').settle('error'); // retry due in 60 s: at 90 s
+  await h.settle();
+  await h.clock.tick(30_000);
+  take('b').settle('success');
+  await h.settle();
+  await h.clock.tick(30_000);
+  assert.ok(open('c'), "c's retry ran at 90 s although capped's held event was due since the start");
+  take('c').settle('success');
+  take('capped').settle('success');
+  await h.settle();
+  take('capped').settle('success');
+  await h.settle();
+  assert.equal(await h.store.asyncEvents.queuedBytes(), 0);
+});
