@@ -194,8 +194,10 @@ export class EventQueue {
     const key = keyOf(event);
     this.#inFlight++;
     this.#running.set(key, (this.#running.get(key) ?? 0) + 1);
-    const attempt = this.#attempt(event)
-      .catch((error: unknown) => this.#recover(event, error))
+    // Once the function has run, the attempt counts even if the bookkeeping after it fails (the bound on attempts).
+    const progress = { attempts: event.attempts };
+    const attempt = this.#attempt(event, progress)
+      .catch((error: unknown) => this.#recover({ ...event, attempts: progress.attempts }, error))
       .finally(() => {
         this.#inFlight--;
         const left = (this.#running.get(key) ?? 1) - 1;
@@ -219,7 +221,7 @@ export class EventQueue {
     }
   }
 
-  async #attempt(event: AsyncEvent): Promise<void> {
+  async #attempt(event: AsyncEvent, progress: { attempts: number }): Promise<void> {
     const { events, clock } = this.#deps;
     const config = await this.#deps.findConfig(event.accountId, event.functionName, event.qualifier);
     const limits = limitsOf(config);
@@ -262,6 +264,7 @@ export class EventQueue {
       // Not an attempt: the count goes back.
       return this.#afterAttempt(event, throttled ? 'throttled' : 'platform-error', limits, config, target);
     }
+    progress.attempts = counted.attempts;
     const outcome: AttemptOutcome = {
       statusCode: 200,
       executedVersion: result.executedVersion,

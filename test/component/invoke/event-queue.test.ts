@@ -301,3 +301,21 @@ test("an event held back by its function's cap does not hide other functions' la
   await h.settle();
   assert.equal(await h.store.asyncEvents.queuedBytes(), 0);
 });
+
+test('a store failure after the function ran keeps that attempt counted: no run beyond MaximumRetryAttempts + 1', async (t) => {
+  const h = await harness(t, { configs: { fn: { maximumRetryAttempts: 1 } }, auto: () => 'error' });
+  const events = h.store.asyncEvents;
+  const reschedule = events.reschedule.bind(events);
+  let failures = 1;
+  events.reschedule = async (...args: Parameters<typeof reschedule>) => {
+    if (failures-- > 0) throw new Error('the store failed after the attempt');
+    return reschedule(...args);
+  };
+  await h.accept('fn', { id: 'w' });
+  await h.queue.start();
+  await h.settle();
+  assert.equal(h.seen.length, 1, 'the first attempt ran, then its bookkeeping failed');
+  for (let due = h.clock.nextDueMs(); due !== undefined; due = h.clock.nextDueMs()) await h.clock.tick(due - h.clock.now());
+  assert.equal(h.seen.filter((c) => c.functionName === 'fn').length, 2, 'one retry, as MaximumRetryAttempts 1 allows');
+  assert.equal(await events.queuedBytes(), 0);
+});
