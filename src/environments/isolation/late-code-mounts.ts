@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_SHARED, type MountCall, type Mounter } from './mounter.js';
+import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, MS_SHARED, type MountCall, type Mounter } from './mounter.js';
 
 export const LATE_MOUNT_DIR = '_mnt';
 export const STAGE_DIR = '_stage';
@@ -122,7 +122,8 @@ export class LateCodeMounts {
     const stage = path.join(this.stageRoot, `${id}-${what}`);
     return [
       { op: 'mount', source, target: stage, flags: MS_BIND },
-      { op: 'mount', source: '', target: stage, flags: MS_REMOUNT | MS_BIND | MS_RDONLY },
+      // As bwrap's --ro-bind on the cold path: read-only, and neither set-uid bits nor device files take effect.
+      { op: 'mount', source: '', target: stage, flags: MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV },
       { op: 'mount', source: stage, target, flags: MS_MOVE },
     ];
   }

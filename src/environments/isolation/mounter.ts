@@ -11,6 +11,8 @@ import { SandboxError } from '../sandbox.js';
 
 /** mount(2) flags (linux/mount.h). */
 export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
 export const MS_REMOUNT = 32;
 export const MS_BIND = 4096;
 export const MS_MOVE = 8192;

@@ -41,6 +41,18 @@ async function waitForMarker(marker: string): Promise<void> {
   }
 }
 
+/** The options of the top mount at `point` as the sandbox that created /tmp/<marker> sees it (its mountinfo). */
+async function mountOptionsInside(marker: string, point: string): Promise<string[]> {
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name) || !(await fs.stat(`/proc/${name}/root/tmp/${marker}`).then(() => true, () => false))) continue;
+    const lines = (await fs.readFile(`/proc/${name}/mountinfo`, 'utf8')).split('\n').filter((line) => line.split(' ')[4] === point);
+    const top = lines[lines.length - 1];
+    assert.ok(top, `no mount at ${point} inside`);
+    return top.split(' ')[5]!.split(',');
+  }
+  return assert.fail(`no sandbox has /tmp/${marker}`);
+}
+
 /** Writes the marker file of the sandbox that created it, through /proc/<pid>/root (host processes have none). */
 async function poke(marker: string): Promise<void> {
   for (const name of await fs.readdir('/proc')) {
@@ -74,6 +86,10 @@ bwrapTest('code bound into a running sandbox appears read-only at /var/task and 
   await poke(marker);
   const seen = await started.waitForStdout(/only\n.*\n.*only\n/s);
   assert.equal(seen.split('\n').slice(2).join('\n'), 'task: index.js opt: layer.txt\nread-only\n');
+  for (const point of ['/var/task', '/opt']) {
+    const options = await mountOptionsInside(marker, point);
+    for (const flag of ['ro', 'nosuid', 'nodev']) assert.ok(options.includes(flag), `${point} is mounted ${options.join(',')}: ${flag} missing`);
+  }
   await poke(otherMarker);
   assert.equal(await other.waitForStdout(/only\n/), 'task:  opt: \nread-only\n', 'another sandbox does not see the binding');
   await other.environment.destroy();
