@@ -76,6 +76,8 @@ export class SparePool {
   /** Environment starts under way (starting()); refills wait for 0. */
   #starts = 0;
   #filling = false;
+  /** The node's room check; until the pool sets one, every spare fits. */
+  #hasRoom: (memoryMb: number) => boolean = () => true;
   /** The spare start under way, awaited by close() so that nothing starts behind the sandbox's back. */
   #inFlight: Promise<void> | undefined;
   #closed = false;
@@ -106,6 +108,30 @@ export class SparePool {
     const spare = state.ready.shift();
     this.#pump();
     return spare;
+  }
+
+  /** The node's room check (EnvironmentPool.hasRoomForSpare): a spare starts only when it fits. */
+  setRoomCheck(hasRoom: (memoryMb: number) => boolean): void {
+    this.#hasRoom = hasRoom;
+  }
+
+  /** Room may have come free (an environment went away): start a spare if one is missing and fits. */
+  refill(): void {
+    this.#pump();
+  }
+
+  /** Memory of the ready spares: what release() can free now. */
+  readyMemoryMb(): number {
+    let mb = 0;
+    for (const state of this.#keys.values()) mb += state.ready.length * state.key.memoryMb;
+    return mb;
+  }
+
+  /** Spares ready or starting (each holds a host uid). */
+  count(): number {
+    let n = 0;
+    for (const state of this.#keys.values()) n += state.ready.length + state.starting;
+    return n;
   }
 
   /** Whether take(version) would hand out a spare now (nothing is wanted or started by asking). */
@@ -208,7 +234,7 @@ export class SparePool {
     const state = [...this.#keys.values()]
       .filter((s) => !s.held && s.failures < MAX_FAILURES && s.ready.length + s.starting < this.#deps.perKey)
       .sort((a, b) => b.lastWantedMs - a.lastWantedMs)[0];
-    if (!state) return;
+    if (!state || !this.#hasRoom(state.key.memoryMb)) return;
     this.#filling = true;
     state.starting += 1;
     // Deferred: the start that made this key wanted goes first.

@@ -13,7 +13,7 @@ import type { Logger } from '../shared/logger.js';
 import type { EnvironmentTarget, ExecutionEnvironment } from '../environments/execution-environment.js';
 import type { FunctionReservation } from '../store/store.js';
 import { InvokeError, ThrottledError } from './errors.js';
-import { place, type EnvironmentView, type Placement, type PoolSnapshot, type Reservation } from './placement.js';
+import { heldBackMb, place, type EnvironmentView, type Placement, type PoolSnapshot, type Reservation } from './placement.js';
 import { StartGate } from './start-gate.js';
 import { WaitingRequests, type Pending } from './waiting-requests.js';
 
@@ -37,6 +37,12 @@ export interface EnvironmentPoolDeps {
     release(mb: number, keepFor?: FunctionVersion): Promise<number>;
     /** A spare for this version is ready: starting it converts the spare's memory instead of adding memory. */
     readyFor?(version: FunctionVersion): boolean;
+    /** Memory of the ready spares (those release() can free now). */
+    readyMemoryMb?(): number;
+    /** How many spares exist, ready or starting (each holds a uid). */
+    count?(): number;
+    /** Memory or a slot came free: spares may refill (they ask hasRoomForSpare first). */
+    refill?(): void;
   };
   /** A provisioned environment died (crash, timeout, OOM) and was destroyed: PC starts a replacement. */
   onProvisionedLost?(env: ExecutionEnvironment): void;
@@ -235,6 +241,20 @@ export class EnvironmentPool {
     }
   }
 
+  /**
+   * Whether a spare of `memoryMb` fits without taking what invocations need: free memory after every environment,
+   * every spare and the reservations' guarantees, a free uid slot, and no request waiting for capacity.
+   */
+  hasRoomForSpare(memoryMb: number): boolean {
+    if (this.#closed || this.#waiting.queuedCount > 0) return false;
+    const snapshot = this.#snapshot();
+    const used = snapshot.environments.reduce((sum, env) => sum + env.memoryMb, 0);
+    const counts = new Map<string, number>();
+    for (const env of snapshot.environments) counts.set(env.functionId, (counts.get(env.functionId) ?? 0) + 1);
+    const free = snapshot.capacityMb - used - snapshot.spareMb - heldBackMb(snapshot.capacityMb, snapshot.reservations, counts);
+    return free >= memoryMb && snapshot.environments.length + (snapshot.spareCount ?? 0) + 1 <= snapshot.maxEnvironments;
+  }
+
   /** How many environments exist (starting, busy or idle). */
   get size(): number {
     return this.#entries.size + this.#starting.size;
@@ -417,6 +437,8 @@ export class EnvironmentPool {
       capacityMb: this.#deps.maxMemoryMb,
       maxEnvironments: this.#deps.maxEnvironments ?? Infinity,
       spareMb: this.#deps.spares?.memoryMb() ?? 0,
+      releasableSpareMb: this.#deps.spares?.readyMemoryMb?.() ?? this.#deps.spares?.memoryMb() ?? 0,
+      spareCount: this.#deps.spares?.count?.() ?? 0,
       accountLimit: this.#deps.accountConcurrencyLimit,
       environments,
       reservations: this.#reservations,
@@ -456,7 +478,7 @@ export class EnvironmentPool {
   #remove(entry: Entry): Promise<void> {
     clearTimeout(entry.reaper);
     this.#entries.delete(entry.env.id);
-    return this.#destroy(entry.env);
+    return this.#destroy(entry.env).finally(() => this.#deps.spares?.refill?.());
   }
 
   async #destroy(env: ExecutionEnvironment): Promise<void> {

@@ -51,8 +51,12 @@ export interface PoolSnapshot {
   capacityMb: number;
   /** How many environments may exist at once (one host uid each). */
   maxEnvironments: number;
-  /** Memory held by pre-started generic sandboxes, releasable on demand. */
+  /** Memory held by pre-started generic sandboxes (ready or starting). */
   spareMb: number;
+  /** The part of spareMb that can be released now (ready spares; one still starting cannot). Default spareMb. */
+  releasableSpareMb?: number;
+  /** How many spares exist (each holds a host uid, like an environment). Default 0. */
+  spareCount?: number;
   accountLimit: number;
   environments: readonly EnvironmentView[];
   /** Functions with reserved concurrency, by function id. */
@@ -109,10 +113,13 @@ export function place(snapshot: PoolSnapshot, request: PlacementRequest): Placem
   const converted = request.spareReady === true ? Math.min(request.memoryMb, snapshot.spareMb) : 0;
   const free = snapshot.capacityMb - used - snapshot.spareMb - heldBackMb(snapshot.capacityMb, others, counts);
   let memoryShort = request.memoryMb - converted - free;
-  let slotsShort = snapshot.environments.length + 1 - snapshot.maxEnvironments;
+  // A converted spare's uid becomes the environment's.
+  const spareSlots = Math.max(0, (snapshot.spareCount ?? 0) - (request.spareReady === true ? 1 : 0));
+  let slotsShort = snapshot.environments.length + spareSlots + 1 - snapshot.maxEnvironments;
   if (memoryShort <= 0 && slotsShort <= 0) return { kind: 'start', evict: [], releaseSpareMb: 0 };
 
-  const releaseSpareMb = Math.min(snapshot.spareMb - converted, Math.max(0, memoryShort));
+  const releasable = Math.max(0, (snapshot.releasableSpareMb ?? snapshot.spareMb) - converted);
+  const releaseSpareMb = Math.min(releasable, Math.max(0, memoryShort));
   memoryShort -= releaseSpareMb;
   const evict: string[] = [];
   for (const env of evictionOrder(snapshot.environments)) {

@@ -144,6 +144,8 @@ export async function startStandalone(config: Readonly<Config>, deps: Standalone
       onProvisionedLost: (env) => provisioned?.onProvisionedLost(env),
       ...(spares ? { spares } : {}),
     });
+    const environmentPool = pool;
+    spares?.setRoomCheck((memoryMb) => environmentPool.hasRoomForSpare(memoryMb));
     provisioned = new ProvisionedConcurrency({
       store,
       pool,

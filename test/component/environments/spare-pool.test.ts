@@ -189,3 +189,21 @@ test('readyFor tells whether a start would take a spare; release with keepFor ke
   assert.ok(spare, 'the kept spare is still there for the start');
   await Promise.all([spare.process.destroy(), spare.api.close()]);
 });
+
+test('a spare starts only when the node has room for it, and refill tries again', async (t) => {
+  const { sandbox, pool, settled } = await world(t);
+  let room = false;
+  pool.setRoomCheck((memoryMb) => {
+    assert.equal(memoryMb, 512);
+    return room;
+  });
+  pool.want(version('nodejs20.x', 512));
+  await delay(50);
+  assert.equal(sandbox.started.length, 0, 'no room: no spare');
+  assert.equal(pool.count(), 0);
+  room = true;
+  pool.refill();
+  await settled(1);
+  assert.equal(pool.count(), 1);
+  assert.equal(pool.readyMemoryMb(), 512);
+});

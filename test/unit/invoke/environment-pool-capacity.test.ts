@@ -234,3 +234,21 @@ test('with a start gate, at most N environments start at once; a request still a
   assert.equal(started.length, 2);
   assert.equal(p.size, 2, 'the second start went idle');
 });
+
+test('hasRoomForSpare: only memory no environment, spare or guarantee holds, a free slot, and nobody waiting', async (t) => {
+  let spareMb = 0;
+  const { p } = pool({ room: 3, spares: { memoryMb: () => spareMb, release: async () => 0 } });
+  t.after(() => p.close());
+  assert.equal(p.hasRoomForSpare(128), true);
+  const a = await p.acquire(target('f'));
+  spareMb = 128;
+  assert.equal(p.hasRoomForSpare(128), true, '128 of 384 left');
+  assert.equal(p.hasRoomForSpare(256), false);
+  const b = await p.acquire(target('f'));
+  assert.equal(p.hasRoomForSpare(128), false, 'two environments and a spare fill 384 MB');
+  p.release(a);
+  p.release(b);
+  p.setReservations('000000000000', [{ functionName: 'r', reservedConcurrency: 1, memorySizeMb: 128 }]);
+  spareMb = 0;
+  assert.equal(p.hasRoomForSpare(128), false, "128 MB is held back for r's guarantee");
+});

@@ -165,3 +165,15 @@ test('a start that takes a ready spare of its key converts the spare memory: it 
     releaseSpareMb: 128,
   });
 });
+
+test('spares still starting cannot be released, and every spare holds a uid slot', () => {
+  // 1024 MB: 6 × 128 in environments, 256 MB of spares of which only 128 are ready → releasing frees 128 at most.
+  const environments = Array.from({ length: 6 }, (_, i) => env(`g${i}`, { functionId: 'a/g', status: 'busy', lastUsedMs: i }));
+  const base = snapshot({ environments, spareMb: 256, releasableSpareMb: 128, spareCount: 2 });
+  assert.deepEqual(place(base, request()), { kind: 'start', evict: [], releaseSpareMb: 128 });
+  assert.deepEqual(place(base, request({ memoryMb: 256 })), { kind: 'wait' }, 'the starting spare is no room');
+  // Eight uid slots: six environments and two spares fill them; a converted spare brings its own slot.
+  const slots = snapshot({ environments, spareMb: 256, releasableSpareMb: 256, spareCount: 2, capacityMb: 4096, maxEnvironments: 8 });
+  assert.deepEqual(place(slots, request()), { kind: 'wait' });
+  assert.deepEqual(place(slots, request({ spareReady: true })), { kind: 'start', evict: [], releaseSpareMb: 0 });
+});
