@@ -53,6 +53,8 @@ const TRANSITIONS: Record<EnvironmentState, readonly EnvironmentState[]> = {
 /** Lambda's runtime response limit: 6 MiB + 100 bytes (RIE MaxPayloadSize). */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 const TAIL_BYTES = 4096;
+/** How long an idle environment stays thawed before it is frozen (a bound on unmetered CPU, small next to Lambda's). */
+const FREEZE_GRACE_MS = 10;
 
 export interface ExecutionEnvironmentDeps {
   sandbox: Sandbox;
@@ -119,6 +121,8 @@ export class ExecutionEnvironment {
   #initTail: ReturnType<EnvironmentLog['beginInvocation']> | undefined;
   #invocations = 0;
   #frozen: Promise<boolean> = Promise.resolve(false);
+  /** Calls off a freeze that has not begun (a back-to-back invocation arrived within the grace period). */
+  #cancelFreeze: (() => void) | undefined;
   #destroyed: Promise<void> | undefined;
   #lastUsedMs: number;
   /** How the environment was started: its own sandbox, or a pre-warmed one. */
@@ -187,6 +191,8 @@ export class ExecutionEnvironment {
     const { clock } = this.#deps;
     const version = this.target.version;
     const timeoutMs = version.settings.timeoutSeconds * 1000;
+    this.#cancelFreeze?.();
+    this.#cancelFreeze = undefined;
     if (await this.#frozen) await this.#process?.thaw();
     this.#frozen = Promise.resolve(false);
     // A failed init's output (the runtime's own error report, INIT_REPORT) belongs to the invocation that receives
@@ -225,6 +231,8 @@ export class ExecutionEnvironment {
       }
     }
     const durationMs = performance.now() - startedPrecise;
+    // The cgroup's peak is read while the output settles: both wait on I/O, neither needs the other.
+    const maxMemoryUsedMb = this.#maxMemoryUsedMb(version.settings.memorySizeMb);
     await this.#log.settle();
     const initDurationMs = cold ? this.#initDurationMs : undefined;
     const memorySizeMb = version.settings.memorySizeMb;
@@ -235,7 +243,7 @@ export class ExecutionEnvironment {
         durationMs,
         billedDurationMs: billedDurationMs(durationMs, initDurationMs),
         memorySizeMb,
-        maxMemoryUsedMb: await this.#maxMemoryUsedMb(memorySizeMb),
+        maxMemoryUsedMb: await maxMemoryUsedMb,
         ...(initDurationMs === undefined ? {} : { initDurationMs }),
         ...(status === undefined ? {} : { status }),
         ...(status === 'error' && doc !== undefined ? { errorType: doc.errorType } : {}),
@@ -429,16 +437,38 @@ export class ExecutionEnvironment {
     return Math.min(memorySizeMb, Math.max(1, mb));
   }
 
-  /** Once the runtime is back in /next, the sandbox is frozen until the next invocation (no unmetered CPU). */
+  /**
+   * Once the runtime is back in /next and FREEZE_GRACE_MS have passed without another invocation, the sandbox is
+   * frozen until the next one (no unmetered CPU). The grace lets back-to-back invocations skip a freeze and a thaw,
+   * each a cgroup write and a wait for the kernel, on the warm path.
+   */
   #scheduleFreeze(): void {
     if (!this.#deps.freezeWhenIdle || !this.#api || !this.#process) return;
     const api = this.#api;
     const process = this.#process;
-    this.#frozen = api.whenIdle().then(async () => {
-      if (this.#state !== 'ready') return false;
-      await process.freeze();
-      return true;
-    }).catch(() => false);
+    let settle!: (frozen: boolean) => void;
+    this.#frozen = new Promise<boolean>((resolve) => (settle = resolve));
+    let timer: NodeJS.Timeout | undefined;
+    let cancelled = false;
+    this.#cancelFreeze = () => {
+      cancelled = true;
+      if (timer === undefined) return; // not idle yet (settles when it is), or the freeze has begun
+      clearTimeout(timer);
+      timer = undefined;
+      settle(false);
+    };
+    api.whenIdle().then(
+      () => {
+        if (cancelled || this.#state !== 'ready') return settle(false);
+        timer = setTimeout(() => {
+          timer = undefined;
+          if (this.#state !== 'ready') return settle(false);
+          process.freeze().then(() => settle(true), () => settle(false));
+        }, FREEZE_GRACE_MS);
+        timer.unref();
+      },
+      () => settle(false),
+    );
   }
 
   #transition(next: EnvironmentState): void {
