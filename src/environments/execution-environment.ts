@@ -26,6 +26,7 @@ import {
   formatTimeoutLine,
 } from '../logs/platform-lines.js';
 import { createRuntimeApi, type InvocationOutcome, type RuntimeApi } from '../runtime-api/server.js';
+import { IdleFreezer } from './idle-freezer.js';
 import { buildEnvironmentVariables, nodeHeapFlags } from './env-vars.js';
 import { EnvironmentError } from './errors.js';
 import {
@@ -53,7 +54,7 @@ const TRANSITIONS: Record<EnvironmentState, readonly EnvironmentState[]> = {
 /** Lambda's runtime response limit: 6 MiB + 100 bytes (RIE MaxPayloadSize). */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
 const TAIL_BYTES = 4096;
-/** How long an idle environment stays thawed before it is frozen (a bound on unmetered CPU, small next to Lambda's). */
+/** How long an idle environment stays thawed before it is frozen (idle-freezer.ts; a bound on unmetered CPU). */
 const FREEZE_GRACE_MS = 10;
 
 export interface ExecutionEnvironmentDeps {
@@ -120,9 +121,7 @@ export class ExecutionEnvironment {
   /** Collects the init's output; handed to the first invocation when the init failed. */
   #initTail: ReturnType<EnvironmentLog['beginInvocation']> | undefined;
   #invocations = 0;
-  #frozen: Promise<boolean> = Promise.resolve(false);
-  /** Calls off a freeze that has not begun (a back-to-back invocation arrived within the grace period). */
-  #cancelFreeze: (() => void) | undefined;
+  readonly #freezer = new IdleFreezer(FREEZE_GRACE_MS);
   #destroyed: Promise<void> | undefined;
   #lastUsedMs: number;
   /** How the environment was started: its own sandbox, or a pre-warmed one. */
@@ -191,10 +190,7 @@ export class ExecutionEnvironment {
     const { clock } = this.#deps;
     const version = this.target.version;
     const timeoutMs = version.settings.timeoutSeconds * 1000;
-    this.#cancelFreeze?.();
-    this.#cancelFreeze = undefined;
-    if (await this.#frozen) await this.#process?.thaw();
-    this.#frozen = Promise.resolve(false);
+    await this.#freezer.wake(this.#process);
     // A failed init's output (the runtime's own error report, INIT_REPORT) belongs to the invocation that receives
     // the failure, as on Lambda, where the init is retried inside it; otherwise the tail starts at START.
     const tail = this.#initTail ?? this.#log.beginInvocation();
@@ -257,7 +253,9 @@ export class ExecutionEnvironment {
       doc === undefined ? { kind: 'success', payload: payload ?? Buffer.from('null'), ...base } : { kind: 'error', errorType: doc.errorType, payload: doc.payload, ...base };
     if (healthy) {
       this.#transition('ready');
-      this.#scheduleFreeze();
+      if (this.#deps.freezeWhenIdle && this.#api && this.#process) {
+        this.#freezer.schedule(this.#process, this.#api.whenIdle(), () => this.#state === 'ready');
+      }
     } else {
       // Lambda resets only the runtime and keeps /tmp; Kindling replaces the whole environment (README: deviations).
       void this.destroy();
@@ -435,40 +433,6 @@ export class ExecutionEnvironment {
     const bytes = await this.#process?.maxMemoryUsedBytes().catch(() => 0);
     const mb = Math.ceil((bytes ?? 0) / (1024 * 1024));
     return Math.min(memorySizeMb, Math.max(1, mb));
-  }
-
-  /**
-   * Once the runtime is back in /next and FREEZE_GRACE_MS have passed without another invocation, the sandbox is
-   * frozen until the next one (no unmetered CPU). The grace lets back-to-back invocations skip a freeze and a thaw,
-   * each a cgroup write and a wait for the kernel, on the warm path.
-   */
-  #scheduleFreeze(): void {
-    if (!this.#deps.freezeWhenIdle || !this.#api || !this.#process) return;
-    const api = this.#api;
-    const process = this.#process;
-    let settle!: (frozen: boolean) => void;
-    this.#frozen = new Promise<boolean>((resolve) => (settle = resolve));
-    let timer: NodeJS.Timeout | undefined;
-    let cancelled = false;
-    this.#cancelFreeze = () => {
-      cancelled = true;
-      if (timer === undefined) return; // not idle yet (settles when it is), or the freeze has begun
-      clearTimeout(timer);
-      timer = undefined;
-      settle(false);
-    };
-    api.whenIdle().then(
-      () => {
-        if (cancelled || this.#state !== 'ready') return settle(false);
-        timer = setTimeout(() => {
-          timer = undefined;
-          if (this.#state !== 'ready') return settle(false);
-          process.freeze().then(() => settle(true), () => settle(false));
-        }, FREEZE_GRACE_MS);
-        timer.unref();
-      },
-      () => settle(false),
-    );
   }
 
   #transition(next: EnvironmentState): void {

@@ -13,9 +13,26 @@ import type { Logger } from '../shared/logger.js';
 import type { EnvironmentTarget, ExecutionEnvironment } from '../environments/execution-environment.js';
 import type { FunctionReservation } from '../store/store.js';
 import { InvokeError, ThrottledError } from './errors.js';
-import { heldBackMb, place, type EnvironmentView, type Placement, type PoolSnapshot, type Reservation } from './placement.js';
+import { place, roomForSpare, type Placement, type PoolSnapshot, type Reservation } from './placement.js';
+import { environmentKey, functionId, versionKey, viewsOf, type Entry, type Starting } from './pool-entries.js';
 import { StartGate } from './start-gate.js';
 import { WaitingRequests, type Pending } from './waiting-requests.js';
+
+/** What the pool needs of the pre-started generic sandboxes (environments/spare-pool.ts implements it). */
+export interface SpareSandboxes {
+  /** Memory of every spare, ready or starting. */
+  memoryMb(): number;
+  /** Memory of the ready spares (those release() can free now). */
+  readyMemoryMb(): number;
+  /** How many spares exist, ready or starting (each holds a uid). */
+  count(): number;
+  /** A spare for this version is ready: starting it converts the spare's memory instead of adding memory. */
+  readyFor(version: FunctionVersion): boolean;
+  /** Frees `mb` of spares; with `keepFor`, the spare that version's start is about to take stays. */
+  release(mb: number, keepFor?: FunctionVersion): Promise<number>;
+  /** Memory or a slot came free: spares may refill (they ask hasRoomForSpare first). */
+  refill(): void;
+}
 
 export interface EnvironmentPoolDeps {
   /** Cold start (PREWARM makes this use spares). */
@@ -31,19 +48,7 @@ export interface EnvironmentPoolDeps {
   /** How many environments may be starting at once (start-gate.ts); unbounded if absent. */
   maxConcurrentStarts?: number;
   /** Pre-started generic sandboxes (PREWARM): their memory counts as used; released first when capacity is short. */
-  spares?: {
-    memoryMb(): number;
-    /** Frees `mb` of spares; with `keepFor`, the spare that version's start is about to take stays. */
-    release(mb: number, keepFor?: FunctionVersion): Promise<number>;
-    /** A spare for this version is ready: starting it converts the spare's memory instead of adding memory. */
-    readyFor?(version: FunctionVersion): boolean;
-    /** Memory of the ready spares (those release() can free now). */
-    readyMemoryMb?(): number;
-    /** How many spares exist, ready or starting (each holds a uid). */
-    count?(): number;
-    /** Memory or a slot came free: spares may refill (they ask hasRoomForSpare first). */
-    refill?(): void;
-  };
+  spares?: SpareSandboxes;
   /** A provisioned environment died (crash, timeout, OOM) and was destroyed: PC starts a replacement. */
   onProvisionedLost?(env: ExecutionEnvironment): void;
 }
@@ -53,39 +58,6 @@ export interface Demand {
   reservedConcurrency?: number;
   /** Wait at most this long for capacity (also bounded by KINDLING_PLACEMENT_WAIT_MS and the function's timeout). */
   waitMs?: number;
-}
-
-interface Entry {
-  env: ExecutionEnvironment;
-  key: string;
-  functionId: string;
-  memoryMb: number;
-  provisioned: boolean;
-  status: 'idle' | 'busy';
-  lastUsedMs: number;
-  reaper?: NodeJS.Timeout;
-  /** Stop when released (function deleted, provisioned config reduced). */
-  retiring?: boolean;
-}
-
-interface Starting {
-  id: string;
-  key: string;
-  functionId: string;
-  memoryMb: number;
-  provisioned: boolean;
-}
-
-export function environmentKey(v: FunctionVersion): string {
-  return `${v.accountId}/${v.functionName}/${v.version}/${v.code.sha256Hex}/${v.revisionId}`;
-}
-
-function versionKey(v: FunctionVersion): string {
-  return `${v.accountId}/${v.functionName}/${v.version}`;
-}
-
-function functionId(accountId: string, functionName: string): string {
-  return `${accountId}/${functionName}`;
 }
 
 const shuttingDown = () => new InvokeError('ERR_INVOKE_SHUTTING_DOWN', 'the server is shutting down');
@@ -246,13 +218,7 @@ export class EnvironmentPool {
    * every spare and the reservations' guarantees, a free uid slot, and no request waiting for capacity.
    */
   hasRoomForSpare(memoryMb: number): boolean {
-    if (this.#closed || this.#waiting.queuedCount > 0) return false;
-    const snapshot = this.#snapshot();
-    const used = snapshot.environments.reduce((sum, env) => sum + env.memoryMb, 0);
-    const counts = new Map<string, number>();
-    for (const env of snapshot.environments) counts.set(env.functionId, (counts.get(env.functionId) ?? 0) + 1);
-    const free = snapshot.capacityMb - used - snapshot.spareMb - heldBackMb(snapshot.capacityMb, snapshot.reservations, counts);
-    return free >= memoryMb && snapshot.environments.length + (snapshot.spareCount ?? 0) + 1 <= snapshot.maxEnvironments;
+    return !this.#closed && roomForSpare(this.#snapshot(), memoryMb, this.#waiting.queuedCount);
   }
 
   /** How many environments exist (starting, busy or idle). */
@@ -426,28 +392,22 @@ export class EnvironmentPool {
   }
 
   #snapshot(): PoolSnapshot {
-    const environments: EnvironmentView[] = [];
-    for (const e of this.#entries.values()) {
-      environments.push({ id: e.env.id, key: e.key, functionId: e.functionId, memoryMb: e.memoryMb, status: e.status, provisioned: e.provisioned, lastUsedMs: e.lastUsedMs });
-    }
-    for (const s of this.#starting.values()) {
-      environments.push({ id: s.id, key: s.key, functionId: s.functionId, memoryMb: s.memoryMb, status: 'starting', provisioned: s.provisioned, lastUsedMs: 0 });
-    }
+    const { maxMemoryMb, maxEnvironments, spares, accountConcurrencyLimit } = this.#deps;
     return {
-      capacityMb: this.#deps.maxMemoryMb,
-      maxEnvironments: this.#deps.maxEnvironments ?? Infinity,
-      spareMb: this.#deps.spares?.memoryMb() ?? 0,
-      releasableSpareMb: this.#deps.spares?.readyMemoryMb?.() ?? this.#deps.spares?.memoryMb() ?? 0,
-      spareCount: this.#deps.spares?.count?.() ?? 0,
-      accountLimit: this.#deps.accountConcurrencyLimit,
-      environments,
+      capacityMb: maxMemoryMb,
+      maxEnvironments: maxEnvironments ?? Infinity,
+      spareMb: spares?.memoryMb() ?? 0,
+      releasableSpareMb: spares?.readyMemoryMb() ?? 0,
+      spareCount: spares?.count() ?? 0,
+      accountLimit: accountConcurrencyLimit,
+      environments: viewsOf(this.#entries.values(), this.#starting.values()),
       reservations: this.#reservations,
       inFlight: this.#inFlight,
     };
   }
 
   #spareReady(version: FunctionVersion): boolean {
-    return this.#deps.spares?.readyFor?.(version) ?? false;
+    return this.#deps.spares?.readyFor(version) ?? false;
   }
 
   #leave(fn: string): void {
@@ -478,7 +438,7 @@ export class EnvironmentPool {
   #remove(entry: Entry): Promise<void> {
     clearTimeout(entry.reaper);
     this.#entries.delete(entry.env.id);
-    return this.#destroy(entry.env).finally(() => this.#deps.spares?.refill?.());
+    return this.#destroy(entry.env).finally(() => this.#deps.spares?.refill());
   }
 
   async #destroy(env: ExecutionEnvironment): Promise<void> {

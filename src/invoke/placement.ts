@@ -109,9 +109,8 @@ export function place(snapshot: PoolSnapshot, request: PlacementRequest): Placem
   const guaranteed = request.reservedConcurrency !== undefined && own < request.reservedConcurrency;
   if (request.queuedAhead > 0 && !guaranteed) return { kind: 'wait' };
 
-  const used = snapshot.environments.reduce((sum, env) => sum + env.memoryMb, 0);
   const converted = request.spareReady === true ? Math.min(request.memoryMb, snapshot.spareMb) : 0;
-  const free = snapshot.capacityMb - used - snapshot.spareMb - heldBackMb(snapshot.capacityMb, others, counts);
+  const free = freeMb(snapshot, others, counts);
   let memoryShort = request.memoryMb - converted - free;
   // A converted spare's uid becomes the environment's.
   const spareSlots = Math.max(0, (snapshot.spareCount ?? 0) - (request.spareReady === true ? 1 : 0));
@@ -134,6 +133,22 @@ export function place(snapshot: PoolSnapshot, request: PlacementRequest): Placem
   }
   if (memoryShort <= 0 && slotsShort <= 0) return { kind: 'start', evict, releaseSpareMb };
   return { kind: 'wait' };
+}
+
+/**
+ * Whether a new spare of `memoryMb` fits without taking what invocations need: free memory after every environment,
+ * spare and guarantee (of every reserved function), a free uid slot, and no request waiting for capacity.
+ */
+export function roomForSpare(snapshot: PoolSnapshot, memoryMb: number, requestsWaiting: number): boolean {
+  if (requestsWaiting > 0) return false;
+  const free = freeMb(snapshot, snapshot.reservations, environmentCounts(snapshot.environments));
+  return free >= memoryMb && snapshot.environments.length + (snapshot.spareCount ?? 0) + 1 <= snapshot.maxEnvironments;
+}
+
+/** Capacity left after every environment, every spare and the memory held back for `reservations`' guarantees. */
+function freeMb(snapshot: PoolSnapshot, reservations: ReadonlyMap<string, Reservation>, counts: ReadonlyMap<string, number>): number {
+  const used = snapshot.environments.reduce((sum, env) => sum + env.memoryMb, 0);
+  return snapshot.capacityMb - used - snapshot.spareMb - heldBackMb(snapshot.capacityMb, reservations, counts);
 }
 
 /** Memory kept free for other functions' reserved concurrency they do not use yet (see the module comment). */

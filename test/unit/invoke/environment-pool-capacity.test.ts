@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EnvironmentTarget, ExecutionEnvironment } from '../../../src/environments/execution-environment.js';
-import { EnvironmentPool, type EnvironmentPoolDeps } from '../../../src/invoke/environment-pool.js';
+import { EnvironmentPool, type EnvironmentPoolDeps, type SpareSandboxes } from '../../../src/invoke/environment-pool.js';
 import type { FunctionVersion } from '../../../src/model/function.js';
 import { createSilentLogger } from '../../../src/shared/logger.js';
 import { clockReading } from '../../support/manual-clock.js';
@@ -20,6 +20,9 @@ class FakeEnvironment {
     this.destroyed = true;
   }
 }
+
+/** Spares that hold nothing; tests override what they need. */
+const NO_SPARES: SpareSandboxes = { memoryMb: () => 0, readyMemoryMb: () => 0, count: () => 0, readyFor: () => false, release: async () => 0, refill: () => {} };
 
 const fake = (env: ExecutionEnvironment) => env as unknown as FakeEnvironment;
 const real = (env: FakeEnvironment) => env as unknown as ExecutionEnvironment;
@@ -164,7 +167,9 @@ test('spares are released before anything is evicted', async (t) => {
   const { p } = pool({
     room: 4,
     spares: {
+      ...NO_SPARES,
       memoryMb: () => spareMb,
+      readyMemoryMb: () => spareMb,
       release: async (mb) => {
         released.push(mb);
         spareMb -= mb;
@@ -237,7 +242,7 @@ test('with a start gate, at most N environments start at once; a request still a
 
 test('hasRoomForSpare: only memory no environment, spare or guarantee holds, a free slot, and nobody waiting', async (t) => {
   let spareMb = 0;
-  const { p } = pool({ room: 3, spares: { memoryMb: () => spareMb, release: async () => 0 } });
+  const { p } = pool({ room: 3, spares: { ...NO_SPARES, memoryMb: () => spareMb } });
   t.after(() => p.close());
   assert.equal(p.hasRoomForSpare(128), true);
   const a = await p.acquire(target('f'));
