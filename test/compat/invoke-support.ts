@@ -101,3 +101,13 @@ export function parseReport(log: string, requestId: string): { durationMs: numbe
     ...(m[7] === undefined ? {} : { errorType: m[7] }),
   };
 }
+
+/**
+ * Billed Duration is ceil(Duration + Init Duration) of the exact durations; the REPORT line prints each with two
+ * decimals, so the sum read back may be off by up to 0.02 ms either way and land across an integer.
+ */
+export function assertBilled(billedMs: number, printedSumMs: number): void {
+  const low = Math.ceil(printedSumMs - 0.02);
+  const high = Math.ceil(printedSumMs + 0.02);
+  assert.ok(billedMs >= low && billedMs <= high, `Billed Duration ${billedMs} ms is not ceil(${printedSumMs.toFixed(2)} ms ± 0.02)`);
+}

@@ -35,6 +35,7 @@ export const handler = async (event) => {
   const startedAt = Date.now();
   if (event.crash) process.exit(1);
   if (event.sleepMs) await new Promise((resolve) => setTimeout(resolve, event.sleepMs));
+  if (event.until) await new Promise((resolve) => setTimeout(resolve, Math.max(0, event.until - Date.now())));
   return { initAt, startedAt, envId, initType: process.env.AWS_LAMBDA_INITIALIZATION_TYPE };
 };
 `;
@@ -179,11 +180,12 @@ test('an alias config provisions its version; invocations beyond it spill over t
   assert.deepEqual(list.ProvisionedConcurrencyConfigs?.map((c) => c.FunctionArn), [functionArn('spill', 'live')]);
   const warm = await invokeProvisioned(client, 'spill', 'live');
 
-  // Three at once, each long enough that the others' cold starts finish while it runs.
+  // Three at once, each holding its environment until one shared moment, so the others' cold starts finish while it runs.
   const sentAt = Date.now();
+  const until = sentAt + 5_000;
   const answers = await Promise.all(
     [1, 2, 3].map(async () => {
-      const out = await invoke(rec.client, 'spill', { sleepMs: 3000 }, { Qualifier: 'live' });
+      const out = await invoke(rec.client, 'spill', { until }, { Qualifier: 'live' });
       assert.equal(out.functionError, undefined, out.text);
       assert.equal(out.executedVersion, '1');
       return out.json as Answer;

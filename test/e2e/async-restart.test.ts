@@ -80,8 +80,8 @@ test('events waiting, mid-attempt and in backoff at a kill -9 each run after the
   const backoffId = await send('backoff', { id: 'backoff', fail: true });
   await waitFor('the first attempt of the failing event to end', () => db.events().find((e) => e.requestId === backoffId && !e.running && e.attempts === 1));
   // Mid-attempt: both started and sleeping.
-  await send('slow-ok', { id: 'slow-ok', sleepMs: 3000 });
-  await send('slow-fail', { id: 'slow-fail', sleepMs: 3000, fail: true });
+  await send('slow-ok', { id: 'slow-ok', sleepMs: 8000 });
+  await send('slow-fail', { id: 'slow-fail', sleepMs: 8000, fail: true });
   await waitFor('both slow events to start', () => (runCounts(db, ['slow-ok', 'slow-fail']).size === 2 ? true : undefined));
   // Waiting: no slot is free.
   for (let i = 0; i < WAITING_EVENTS; i++) await send('later', { id: `later-${i}` });
@@ -96,9 +96,14 @@ test('events waiting, mid-attempt and in backoff at a kill -9 each run after the
   server.child.kill('SIGKILL');
   assert.deepEqual(await server.exited, { code: null, signal: 'SIGKILL' });
 
-  const restarted = await startTestServer({ dataDir, env: { KINDLING_ASYNC_MAX_PARALLEL: '8', KINDLING_ASYNC_RETRY_DELAYS_MS: RETRY_DELAYS_MS } });
+  const restarted = await startTestServer({ dataDir, captureLogs: 'info', env: { KINDLING_ASYNC_MAX_PARALLEL: '8', KINDLING_ASYNC_RETRY_DELAYS_MS: RETRY_DELAYS_MS } });
   t.after(() => restarted.close());
-  await waitFor('every event to be done', () => (db.events().length === 0 ? true : undefined), 120_000);
+  await waitFor('every event to be done', () => (db.events().length === 0 ? true : undefined), 120_000).catch((error: unknown) => {
+    // What was left, and what ran, say which event stalled and where.
+    const left = db.events().map((e) => ({ ...e, dueInMs: e.dueMs - Date.now() }));
+    const runs = JSON.stringify([...runCounts(db, functions)]);
+    throw new Error(`${(error as Error).message}\nleft: ${JSON.stringify(left)}\nruns: ${runs}\nserver log:\n${restarted.logs().join('\n')}`);
+  });
   // Closing flushes the function log lines still in the server's batch.
   await restarted.close();
   const after = runCounts(db, functions);

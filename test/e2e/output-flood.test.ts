@@ -94,9 +94,19 @@ test('a function printing to stdout without pause (up to 1 GiB) costs the server
     "SELECT COUNT(*) AS n FROM log_events WHERE function_name = ? AND message LIKE 'REPORT RequestId: ' || ? || '%'",
   );
   await waitFor('the REPORT line to be stored', async () => (reportStored.get('flood', out.requestId!)?.n ?? 0) > 0, 20_000);
-  const stored = db.prepare<[string], { bytes: number | null; events: number }>(
+  const storedOf = db.prepare<[string], { bytes: number | null; events: number }>(
     'SELECT SUM(bytes) AS bytes, COUNT(*) AS events FROM log_events WHERE function_name = ?',
-  ).get('flood');
+  );
+  // The cap is enforced in its own transaction right after each batch is appended: wait for the one after the
+  // REPORT's batch (a bounded wait, so a cap that is never enforced still fails).
+  const stored = await waitFor(
+    'the log cap to be enforced',
+    async () => {
+      const row = storedOf.get('flood');
+      return (row?.bytes ?? 0) <= LOG_MAX_MB * MiB ? row : undefined;
+    },
+    10_000,
+  );
   const storedBytes = stored?.bytes ?? 0;
   t.diagnostic(`stored ${storedBytes} bytes in ${stored?.events ?? 0} events (cap ${LOG_MAX_MB} MiB)`);
   assert.ok(storedBytes > 0 && storedBytes <= LOG_MAX_MB * MiB, `stored ${storedBytes} bytes of logs`);

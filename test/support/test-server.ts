@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { loadConfig } from '../../src/config/config.js';
 import { startStandalone, type Standalone } from '../../src/main/standalone.js';
+import { pino } from 'pino';
 import { createSilentLogger } from '../../src/shared/logger.js';
 import type { Clock } from '../../src/shared/clock.js';
 import { createRecordingClient, type RecordingClient } from './recording-client.js';
@@ -22,6 +23,8 @@ export interface TestServer {
   client(): LambdaClient;
   /** An SDK client that records each raw response (for shape checks). */
   recordingClient(): RecordingClient;
+  /** The server's own log lines (JSON), when started with captureLogs. */
+  logs(): string[];
   close(): Promise<void>;
 }
 
@@ -30,13 +33,17 @@ export interface TestServerOptions {
   /** Reuse a data dir (restart tests); it is not deleted on close. */
   dataDir?: string;
   clock?: Clock;
+  /** Keep the server's log lines at this level and above in memory, for a test to print when it fails. */
+  captureLogs?: 'debug' | 'info' | 'warn';
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'kindling-test-')));
   const config = loadConfig({ KINDLING_PORT: '0', KINDLING_DATA_DIR: dataDir, ...options.env });
-  const standalone = await startStandalone(config, { log: createSilentLogger(), ...(options.clock ? { clock: options.clock } : {}) });
+  const lines: string[] = [];
+  const log = options.captureLogs ? pino({ level: options.captureLogs, base: undefined }, { write: (line: string) => void lines.push(line.trimEnd()) }) : createSilentLogger();
+  const standalone = await startStandalone(config, { log, ...(options.clock ? { clock: options.clock } : {}) });
   const clients: { destroy(): void }[] = [];
   let closed = false;
   const server: TestServer = {
@@ -65,6 +72,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       clients.push(rec.client);
       return rec;
     },
+    logs: () => lines,
     async close() {
       if (closed) return;
       closed = true;
