@@ -151,9 +151,10 @@ export class EventQueue {
   /** Starts what is due, a turn per function at a time, then sets the timer for the next due event. */
   async #pump(): Promise<void> {
     const { events, clock, maxParallel } = this.#deps;
+    let now: number;
     for (;;) {
       this.#pumpAgain = false;
-      const now = clock.now();
+      now = clock.now();
       let started = 0;
       for (const fn of this.#inTurn(await events.listDueFunctions(now))) {
         if (this.#stopped || this.#inFlight >= maxParallel) return;
@@ -169,7 +170,9 @@ export class EventQueue {
       }
       if (started === 0) break;
     }
-    const next = await events.nextDueMs(clock.now());
+    // After the `now` that found nothing more to start, not after a fresh reading: an event falling due in between
+    // (a timer may fire a millisecond early against Date.now()) would be neither started nor waited for.
+    const next = await events.nextDueMs(now);
     if (next !== undefined) this.#arm(next);
   }
 

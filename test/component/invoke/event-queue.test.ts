@@ -17,6 +17,7 @@ import { createSilentLogger } from '../../../src/shared/logger.js';
 import { SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
 import type { SyncInvocation } from '../../../src/invoke/invoke-service.js';
 import { ManualClock } from '../../support/manual-clock.js';
+import type { Timer } from '../../../src/shared/clock.js';
 
 const ACCOUNT = '000000000000';
 const PARTITION = { region: 'us-east-1', accountId: ACCOUNT };
@@ -61,12 +62,13 @@ async function harness(
     configFailures?: number;
     /** Decides each call at once instead of leaving it open. */
     auto?: (call: Omit<Call, 'settle'>, n: number) => 'success' | 'error' | Error;
+    clock?: ManualClock;
   } = {},
 ): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'kindling-event-queue-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const store = SqliteStore.open({ path: join(dir, 'kindling.db') });
-  const clock = new ManualClock(1_700_000_000_000);
+  const clock = options.clock ?? new ManualClock(1_700_000_000_000);
   const calls: Call[] = [];
   const seen: Harness['seen'] = [];
   const running = new Map<string, number>();
@@ -317,5 +319,36 @@ test('a store failure after the function ran keeps that attempt counted: no run 
   assert.equal(h.seen.length, 1, 'the first attempt ran, then its bookkeeping failed');
   for (let due = h.clock.nextDueMs(); due !== undefined; due = h.clock.nextDueMs()) await h.clock.tick(due - h.clock.now());
   assert.equal(h.seen.filter((c) => c.functionName === 'fn').length, 2, 'one retry, as MaximumRetryAttempts 1 allows');
+  assert.equal(await events.queuedBytes(), 0);
+});
+
+/** Fires every timer a millisecond early, as Node's timers may against Date.now() (their loop time can lag). */
+class EarlyTimers extends ManualClock {
+  override setTimer(delayMs: number, fn: () => void): Timer {
+    return super.setTimer(delayMs - 1, fn);
+  }
+}
+
+test('a retry whose timer fires a millisecond early, while time moves on during the pump, still runs', async (t) => {
+  const clock = new EarlyTimers(1_700_000_000_000);
+  const h = await harness(t, { clock, configs: { fn: { maximumRetryAttempts: 1 } }, auto: (_call, n) => (n === 0 ? 'error' : 'success') });
+  const events = h.store.asyncEvents;
+  const list = events.listDueFunctions.bind(events);
+  // Each read of the due functions takes a millisecond: the pump's later readings of the clock are later.
+  events.listDueFunctions = async (nowMs: number) => {
+    const due = await list(nowMs);
+    clock.advance(1);
+    return due;
+  };
+  await h.accept('fn', { id: 'early' });
+  await h.queue.start();
+  await h.settle();
+  assert.equal(h.seen.length, 1, 'the first attempt failed');
+  for (let step = 0; step < 10 && h.seen.length < 2; step++) {
+    const due = clock.nextDueMs();
+    assert.ok(due !== undefined, 'no timer armed while the retry waits: it would never run');
+    await clock.tick(due - clock.now());
+  }
+  assert.equal(h.seen.length, 2, 'the retry ran');
   assert.equal(await events.queuedBytes(), 0);
 });
