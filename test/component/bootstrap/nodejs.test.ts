@@ -9,7 +9,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FAKE_FUNCTION_ARN as ARN, FakeRuntimeApi, type Posted } from './fake-runtime-api.js';
-import { ADDRESS_BESIDE_SOCKET, over, TRANSPORTS, type Transport } from './runtime-api-transport.js';
+import { ADDRESS_BESIDE_SOCKET, laterBridge, over, TRANSPORTS, untilFileExists, type Transport } from './runtime-api-transport.js';
 
 const BOOTSTRAP = fileURLToPath(new URL('../../../src/environments/bootstrap/nodejs/index.mjs', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../fixtures/functions/node/', import.meta.url));
@@ -405,6 +405,33 @@ test('the socket variable is gone before the handler loads, for the function and
     childSeesAddress: true,
     runtimeApi: ADDRESS_BESIDE_SOCKET,
   });
+});
+
+test('told that the 127.0.0.1 bridge is starting beside it, the runtime fetches no invocation before the bridge listens',
+  TIMEOUT, async (t) => {
+  const taskRoot = await mkdtemp(path.join(os.tmpdir(), 'kindling-node-bridge-'));
+  t.after(() => rm(taskRoot, { recursive: true, force: true }));
+  const mark = path.join(taskRoot, 'loaded');
+  await writeFile(path.join(taskRoot, 'index.js'), [
+    `require('node:fs').writeFileSync(${JSON.stringify(mark)}, 'loaded');`,
+    'exports.handler = async () => ({ at: Date.now(), told: process.env._KINDLING_AWAIT_BRIDGE ?? null });',
+  ].join('\n'));
+  const bridge = await laterBridge(t);
+  const rt = await startRuntime(t, {
+    transport: 'unix', fixture: '', taskRoot, handler: 'index.handler',
+    env: { AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${bridge.port}`, _KINDLING_AWAIT_BRIDGE: '1' },
+  });
+  const answer = rt.invoke();
+  await untilFileExists(mark);
+  // Loaded: a runtime that did not wait would fetch the invocation within milliseconds (this can only pass falsely).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(rt.api.connections, 0, 'no request to the Runtime API while the bridge is down');
+  const listenedAt = await bridge.listen();
+  const p = await answer;
+  assert.equal(p.kind, 'response', p.body);
+  const ran = json(p) as { at: number; told: string | null };
+  assert.ok(ran.at >= listenedAt, 'the handler ran after the bridge listened');
+  assert.equal(ran.told, null, 'the variable is gone before user code runs');
 });
 
 for (const transport of TRANSPORTS) {

@@ -16,7 +16,7 @@ import {
   type Posted,
   type RuntimeProcess,
 } from './python-harness.js';
-import { ADDRESS_BESIDE_SOCKET, over, TRANSPORTS, type Transport } from './runtime-api-transport.js';
+import { ADDRESS_BESIDE_SOCKET, laterBridge, over, TRANSPORTS, untilFileExists, type Transport } from './runtime-api-transport.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -281,6 +281,37 @@ def handler(event, context):
 def fails_oddly(event, context):
     raise \u00dcberfehler("odd")
 `;
+
+test('told that the 127.0.0.1 bridge is starting beside it, the runtime fetches no invocation before the bridge listens',
+  TIMEOUT, async (t) => {
+  const api = await startFakeRuntimeApi(t, 'unix');
+  const taskRoot = await mkdtemp(path.join(os.tmpdir(), 'kindling-py-bridge-'));
+  t.after(() => rm(taskRoot, { recursive: true, force: true }));
+  const mark = path.join(taskRoot, 'loaded');
+  await writeFile(path.join(taskRoot, 'app.py'), [
+    'import os, time',
+    `open(${JSON.stringify(mark)}, "w").write("loaded")`,
+    'def handler(event, context):',
+    '    return {"at": int(time.time() * 1000), "told": os.environ.get("_KINDLING_AWAIT_BRIDGE")}',
+    '',
+  ].join('\n'));
+  const bridge = await laterBridge(t);
+  const runtime = startRuntime(t, {
+    api, fixture: '', taskRoot, handler: 'app.handler',
+    env: { AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${bridge.port}`, _KINDLING_AWAIT_BRIDGE: '1' },
+  });
+  api.enqueue({ requestId: 'req-bridge' });
+  await untilFileExists(mark);
+  // Loaded: a runtime that did not wait would ask for the invocation within milliseconds (this can only pass falsely).
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(api.nextCount, 0, 'no GET /next while the bridge is down');
+  const listenedAt = await bridge.listen();
+  const post = await nextPostOf(api, runtime);
+  assert.equal(post.path, '/2018-06-01/runtime/invocation/req-bridge/response', post.body);
+  const ran = parseJson(post.body) as { at: number; told: string | null };
+  assert.ok(ran.at >= listenedAt, 'the handler ran after the bridge listened');
+  assert.equal(ran.told, null, 'the variable is gone before user code runs');
+});
 
 test('the socket variable is gone before the handler loads, for the function and its child processes alike, '
   + 'while AWS_LAMBDA_RUNTIME_API stays', TIMEOUT, async (t) => {

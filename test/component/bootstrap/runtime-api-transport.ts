@@ -2,8 +2,9 @@
 // 127.0.0.1 (AWS_LAMBDA_RUNTIME_API), or a Unix socket in a fresh temp dir (_KINDLING_RUNTIME_API_SOCKET, as the
 // bubblewrap sandbox passes it).
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo, Server } from 'node:net';
+import net, { type AddressInfo, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -43,4 +44,35 @@ export async function listenOn(server: Server, transport: Transport): Promise<En
     where,
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A loopback port nobody listens on yet, and a way to start listening there later: the 127.0.0.1 bridge that the
+ * sandbox starts beside a runtime (_KINDLING_AWAIT_BRIDGE), played by a plain TCP server.
+ */
+export async function laterBridge(t: { after(fn: () => unknown): void }): Promise<{ port: number; listen(): Promise<number> }> {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return {
+    port,
+    async listen() {
+      const bridge = net.createServer((socket) => socket.destroy());
+      const listenedAt = Date.now();
+      bridge.listen(port, '127.0.0.1');
+      await once(bridge, 'listening');
+      t.after(() => new Promise<void>((resolve) => bridge.close(() => resolve())));
+      return listenedAt;
+    },
+  };
+}
+
+/** Polls (bounded) until a file exists: the mark a handler module writes when it has been loaded. */
+export async function untilFileExists(file: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -45,8 +45,9 @@ test('a spare starts with the runtime\'s own variables and nothing of a function
   const env = buildSpareEnvironment(findRuntime('nodejs20.x')!, { runtimeApi: '127.0.0.1:9001', runtimeApiSocketInside: '/run/rapi/rapi.sock' });
   assert.deepEqual(Object.keys(env).sort(), [
     'AWS_EXECUTION_ENV', 'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_RUNTIME_DIR', 'LAMBDA_TASK_ROOT', 'LANG', 'LD_LIBRARY_PATH', 'NODE_PATH', 'PATH', 'TZ',
-    '_KINDLING_BINDING', '_KINDLING_RUNTIME_API_SOCKET',
+    '_KINDLING_AWAIT_BRIDGE', '_KINDLING_BINDING', '_KINDLING_RUNTIME_API_SOCKET',
   ]);
   assert.equal(env._KINDLING_BINDING, '1');
+  assert.equal(env._KINDLING_AWAIT_BRIDGE, '1');
   assert.equal(env._KINDLING_RUNTIME_API_SOCKET, '/run/rapi/rapi.sock');
 });

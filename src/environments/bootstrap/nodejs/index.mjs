@@ -13,6 +13,7 @@
 // that holds nothing of a function. It waits at GET /kindling/binding until the platform has bound a function's code at
 // /var/task and /opt and answers with the function's environment; that environment then replaces ours entirely and
 // init goes on as above.
+import { awaitBridge, portOf } from './bridge.mjs';
 import { functionSettings } from './context.mjs';
 import { setLogContext, patchConsole } from './console-patch.mjs';
 import { errorTypeHeader, formatForLog, NodeJsExit, toErrorPayload, UnhandledPromiseRejection } from './errors.mjs';
@@ -31,6 +32,9 @@ const socketPath = env._KINDLING_RUNTIME_API_SOCKET;
 delete env._KINDLING_RUNTIME_API_SOCKET;
 const prewarmed = env._KINDLING_BINDING === '1';
 delete env._KINDLING_BINDING;
+// The 127.0.0.1 bridge is starting beside us (bridge.mjs): its port, to wait for before the first invocation.
+const bridgePort = env._KINDLING_AWAIT_BRIDGE === '1' ? portOf(env.AWS_LAMBDA_RUNTIME_API) : undefined;
+delete env._KINDLING_AWAIT_BRIDGE;
 if (!socketPath && !env.AWS_LAMBDA_RUNTIME_API) {
   process.stderr.write('[runtime] AWS_LAMBDA_RUNTIME_API is not set\n');
   process.exit(EXIT_RUNTIME_API_GONE);
@@ -117,6 +121,9 @@ async function main() {
   } catch (error) {
     die('Uncaught Exception', error, EXIT_UNCAUGHT_EXCEPTION);
     return;
+  }
+  if (bridgePort !== undefined && !(await awaitBridge(bridgePort))) {
+    process.stderr.write(`[runtime] nothing listens on 127.0.0.1:${bridgePort}: function code cannot reach AWS_LAMBDA_RUNTIME_API\n`);
   }
   initializing = false;
   try {

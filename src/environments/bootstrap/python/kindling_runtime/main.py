@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+from .bridge import await_bridge, port_of
 from .context import LambdaContext
 from .errors import MARSHAL_ERROR, UNMARSHAL_ERROR, FaultError, exception_result
 from .handler_loader import load_handler, prepare_import_path
@@ -29,6 +30,8 @@ def main():
     socket_path = env.pop("_KINDLING_RUNTIME_API_SOCKET", None)
     prewarmed = env.pop("_KINDLING_BINDING", None) == "1"
     address = env.get("AWS_LAMBDA_RUNTIME_API")
+    # The 127.0.0.1 bridge is starting beside us (bridge.py): its port, to wait for before the first invocation.
+    bridge_port = port_of(address) if env.pop("_KINDLING_AWAIT_BRIDGE", None) == "1" else None
     if not socket_path and not address:
         sys.stderr.write("[kindling] AWS_LAMBDA_RUNTIME_API is not set\n")
         return 1
@@ -40,7 +43,7 @@ def main():
     try:
         if prewarmed:
             _await_binding(api, env)
-        return _run(api, env)
+        return _run(api, env, bridge_port)
     except RuntimeApiError as e:
         # The platform closed the API (environment shutting down) or is broken: nothing left to do.
         sys.stderr.write("[kindling] %s\n" % e)
@@ -58,7 +61,7 @@ def _await_binding(api, env):
     time.tzset()
 
 
-def _run(api, env):
+def _run(api, env, bridge_port):
     prepare_import_path(env.get("LAMBDA_TASK_ROOT") or os.getcwd())
     log_format = configure_logging(env)
     handler_name = sys.argv[1] if len(sys.argv) > 1 else env.get("_HANDLER", "")
@@ -74,6 +77,10 @@ def _run(api, env):
         write_error_result(init_error, log_format)
         api.post_init_error(init_error)
         return 1
+    if bridge_port is not None and not await_bridge(bridge_port):
+        sys.stderr.write(
+            "[kindling] nothing listens on 127.0.0.1:%d: function code cannot reach AWS_LAMBDA_RUNTIME_API\n" % bridge_port
+        )
 
     while True:
         invocation = api.next_invocation()
