@@ -56,11 +56,7 @@ export function buildSpareEnvironment(runtime: RuntimeRow, ctx: { runtimeApi: st
     _KINDLING_BINDING: '1',
   };
   if (runtime.executionEnv !== undefined) env.AWS_EXECUTION_ENV = runtime.executionEnv;
-  if (ctx.runtimeApiSocketInside !== undefined) {
-    env._KINDLING_RUNTIME_API_SOCKET = ctx.runtimeApiSocketInside;
-    // Spares start with the bridge in the background: the bootstrap waits for it before the first invocation.
-    env._KINDLING_AWAIT_BRIDGE = '1';
-  }
+  if (ctx.runtimeApiSocketInside !== undefined) env._KINDLING_RUNTIME_API_SOCKET = ctx.runtimeApiSocketInside;
   return env;
 }
 

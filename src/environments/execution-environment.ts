@@ -308,11 +308,7 @@ export class ExecutionEnvironment {
     // Our own bootstraps speak HTTP straight over the Runtime API socket (no socat hop, no wait for it to listen);
     // socat still serves 127.0.0.1:9001 for anything else in the sandbox that uses AWS_LAMBDA_RUNTIME_API.
     const direct = sandbox.runtimeApiTransport === 'unix' && runtime.bootstrapDir !== undefined;
-    if (direct) {
-      env._KINDLING_RUNTIME_API_SOCKET = runtimeApiSocketInside(this.#api.address);
-      // socat starts beside the runtime ('background'): the bootstrap waits for it before the first invocation.
-      env._KINDLING_AWAIT_BRIDGE = '1';
-    }
+    if (direct) env._KINDLING_RUNTIME_API_SOCKET = runtimeApiSocketInside(this.#api.address);
     const argv = runtime.heapFlags ? [command[0]!, ...nodeHeapFlags(version.settings.memorySizeMb, env.NODE_OPTIONS), ...command.slice(1)] : command;
     const memoryMb = version.settings.memorySizeMb;
     this.#process = await sandbox.start({

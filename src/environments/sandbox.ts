@@ -47,7 +47,7 @@ export interface SandboxSpec {
    * - 'wait' (default): once socat listens, so a runtime may connect at once (custom runtimes, the official RICs).
    * - 'background': at once, while socat starts beside it (some ms). For runtimes that talk HTTP over the socket
    *   itself (our bootstraps, told by _KINDLING_RUNTIME_API_SOCKET); the bridge still serves their function code and
-   *   child processes, so the bootstraps (told by _KINDLING_AWAIT_BRIDGE) wait for it to listen before the first
+   *   child processes, so the bootstraps (told by _KINDLING_AWAIT_BRIDGE, which the sandbox sets) wait for it to listen before the first
    *   invocation, overlapping the handler's load (on a loaded host a handler could otherwise come first).
    */
   runtimeApiBridge?: 'wait' | 'background';

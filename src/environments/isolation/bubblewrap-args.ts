@@ -6,6 +6,8 @@ import { SANDBOX_ETC_FILES, SANDBOX_GID, SANDBOX_UID } from './sandbox-etc.js';
 export const RUNTIME_API_PORT_INSIDE = 9001;
 /** How long the supervisor waits for socat to listen, in /proc/uptime's centiseconds. */
 const BRIDGE_START_LIMIT_CS = 500;
+/** Set for a command started while socat is still starting ('background'); the bootstraps read and remove it. */
+export const AWAIT_BRIDGE_VARIABLE = '_KINDLING_AWAIT_BRIDGE';
 
 /** A top-level entry of the host's root that programs expect (/lib, /bin… on merged-/usr systems, symlinks). */
 export type HostRootEntry = { name: string; kind: 'symlink'; target: string } | { name: string; kind: 'dir' };
@@ -62,6 +64,8 @@ export function bubblewrapArgs(input: BubblewrapArgsInput): string[] {
     ...['--die-with-parent', '--new-session', '--clearenv'],
   );
   for (const [key, value] of Object.entries(input.env)) args.push('--setenv', key, value);
+  // socat starts beside the command: tell it (our bootstraps) to wait for the bridge before the first invocation.
+  if (input.runtimeApiSocket !== undefined && input.runtimeApiBridge === 'background') args.push('--setenv', AWAIT_BRIDGE_VARIABLE, '1');
   args.push('--chdir', '/var/task', '--remount-ro', '/', '--');
   args.push(...supervisorCommand(input));
   return args;

@@ -15,20 +15,10 @@ import type { Sandbox, SandboxExit, SandboxProcess, SandboxSpec } from '../../..
 import { SparePool } from '../../../src/environments/spare-pool.js';
 import type { FunctionVersion } from '../../../src/model/function.js';
 import { createSilentLogger } from '../../../src/shared/logger.js';
+import { aFunctionVersion } from '../../support/function-version.js';
 
 function version(runtime: string, memorySizeMb: number, environment?: Record<string, string>): FunctionVersion {
-  return {
-    accountId: '000000000000',
-    functionName: `fn-${runtime}-${memorySizeMb}`,
-    version: '$LATEST',
-    settings: {
-      runtime, handler: 'index.handler', role: 'r', description: '', timeoutSeconds: 3, memorySizeMb,
-      layers: [], architectures: ['x86_64'], ephemeralStorageMb: 512, tracingMode: 'PassThrough',
-      loggingConfig: { logFormat: 'Text', logGroup: '/aws/lambda/fn' }, snapStartApplyOn: 'None', ...(environment ? { environment } : {}),
-    },
-    code: { sha256Hex: 'a'.repeat(64), sizeBytes: 1, unzippedBytes: 1 },
-    revisionId: 'r', lastModifiedMs: 0, state: 'Active',
-  };
+  return aFunctionVersion({ runtime, memorySizeMb, ...(environment ? { environment } : {}) }, { functionName: `fn-${runtime}-${memorySizeMb}` });
 }
 
 class FakeSandbox implements Sandbox {

@@ -4,20 +4,10 @@ import { buildEnvironmentVariables, nodeHeapFlags } from '../../../src/environme
 import { initTimedOut, responseTooLarge, runtimeExited, timedOut } from '../../../src/environments/function-errors.js';
 import type { FunctionVersion } from '../../../src/model/function.js';
 import { findRuntime } from '../../../src/model/runtimes.js';
+import { aFunctionVersion } from '../../support/function-version.js';
 
 function version(overrides: Partial<FunctionVersion['settings']> = {}, v = '$LATEST'): FunctionVersion {
-  return {
-    accountId: '000000000000',
-    functionName: 'fn',
-    version: v,
-    settings: {
-      runtime: 'nodejs20.x', handler: 'index.handler', role: 'r', description: '', timeoutSeconds: 3, memorySizeMb: 256,
-      layers: [], architectures: ['x86_64'], ephemeralStorageMb: 512, tracingMode: 'PassThrough',
-      loggingConfig: { logFormat: 'Text', logGroup: '/aws/lambda/fn' }, snapStartApplyOn: 'None', ...overrides,
-    },
-    code: { sha256Hex: 'a'.repeat(64), sizeBytes: 1, unzippedBytes: 1 },
-    revisionId: 'r', lastModifiedMs: 0, state: 'Active',
-  };
+  return aFunctionVersion(overrides, { version: v });
 }
 
 const ctx = { region: 'eu-west-1', logStreamName: '2026/11/29/[$LATEST]abc', runtimeApi: '127.0.0.1:9001', initializationType: 'on-demand' as const };

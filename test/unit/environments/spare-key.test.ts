@@ -4,21 +4,9 @@ import { buildSpareEnvironment } from '../../../src/environments/env-vars.js';
 import { spareKeyOf } from '../../../src/environments/spare-key.js';
 import type { FunctionVersion } from '../../../src/model/function.js';
 import { findRuntime } from '../../../src/model/runtimes.js';
+import { aFunctionVersion } from '../../support/function-version.js';
 
-function version(overrides: Partial<FunctionVersion['settings']> = {}): FunctionVersion {
-  return {
-    accountId: '000000000000',
-    functionName: 'fn',
-    version: '$LATEST',
-    settings: {
-      runtime: 'nodejs20.x', handler: 'index.handler', role: 'r', description: '', timeoutSeconds: 3, memorySizeMb: 256,
-      layers: [], architectures: ['x86_64'], ephemeralStorageMb: 512, tracingMode: 'PassThrough',
-      loggingConfig: { logFormat: 'Text', logGroup: '/aws/lambda/fn' }, snapStartApplyOn: 'None', ...overrides,
-    },
-    code: { sha256Hex: 'a'.repeat(64), sizeBytes: 1, unzippedBytes: 1 },
-    revisionId: 'r', lastModifiedMs: 0, state: 'Active',
-  };
-}
+const version = aFunctionVersion;
 
 function keyId(v: FunctionVersion): string {
   const key = spareKeyOf(v);
@@ -45,9 +33,8 @@ test('a spare starts with the runtime\'s own variables and nothing of a function
   const env = buildSpareEnvironment(findRuntime('nodejs20.x')!, { runtimeApi: '127.0.0.1:9001', runtimeApiSocketInside: '/run/rapi/rapi.sock' });
   assert.deepEqual(Object.keys(env).sort(), [
     'AWS_EXECUTION_ENV', 'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_RUNTIME_DIR', 'LAMBDA_TASK_ROOT', 'LANG', 'LD_LIBRARY_PATH', 'NODE_PATH', 'PATH', 'TZ',
-    '_KINDLING_AWAIT_BRIDGE', '_KINDLING_BINDING', '_KINDLING_RUNTIME_API_SOCKET',
+    '_KINDLING_BINDING', '_KINDLING_RUNTIME_API_SOCKET',
   ]);
   assert.equal(env._KINDLING_BINDING, '1');
-  assert.equal(env._KINDLING_AWAIT_BRIDGE, '1');
   assert.equal(env._KINDLING_RUNTIME_API_SOCKET, '/run/rapi/rapi.sock');
 });
